@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export MLSECOPS_HOME ?= $(CURDIR)/.mlsecops
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := true
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test install bench ui clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/mlsecops run --all
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+ui: install
+	mkdir -p $(MLSECOPS_HOME)/dagster && DAGSTER_HOME=$(MLSECOPS_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(MLSECOPS_HOME)

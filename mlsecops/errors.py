@@ -1,0 +1,25 @@
+"""One exception family per kind of failure; the CLI prints the message without a traceback."""
+
+
+class MlsecopsError(Exception):
+    """Base class: the message names the file/column/control and what to do."""
+
+
+class PolicyError(MlsecopsError):
+    """The policy file is missing, unreadable or invalid."""
+
+
+class SourceError(MlsecopsError):
+    """A data source is missing, empty, too large, not UTF-8 or has the wrong columns."""
+
+
+class EvidenceError(MlsecopsError):
+    """An evidence document is missing, unreadable or does not match its recorded digest."""
+
+
+class SignatureError(MlsecopsError):
+    """A signature, key or signed digest does not verify."""
+
+
+class PromotionRefused(MlsecopsError):
+    """Promotion was refused; the message lists every reason."""

@@ -1,0 +1,115 @@
+"""The policy: every control's thresholds, validated on load.
+
+    policy = load_policy()                    # $MLSECOPS_POLICY or the packaged policy.yaml
+    policy.for_pipeline("digits").training.min_test_accuracy
+
+Unknown keys and bad values are errors that name the key. A `pipelines:` section overrides
+any value for one pipeline; it is merged over the global values and validated the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlsecops.errors import PolicyError
+from mlsecops.fileio import canonical_json, sha256_bytes
+
+DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourcePolicy(Section):
+    max_bytes: int = Field(100 * 2**20, gt=0, description="largest source file accepted")
+    encoding: str = "utf-8"
+
+
+class ValidationPolicy(Section):
+    min_rows: int = Field(100, ge=1)
+    max_null_fraction: float = Field(0.0, ge=0, le=1, description="per feature column")
+
+
+class TrainingPolicy(Section):
+    seed: int = 7
+    test_fraction: float = Field(0.25, gt=0, lt=1)
+    epochs: int = Field(60, ge=1, le=10_000)
+    learning_rate: float = Field(0.01, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    batch_size: int = Field(64, ge=1)
+    min_test_accuracy: float = Field(0.9, ge=0, le=1)
+
+
+class SigningPolicy(Section):
+    identity: str = Field("trainer", min_length=1, description="identity whose key signs models")
+
+
+class PromotionPolicy(Section):
+    alias: str = Field("production", min_length=1)
+
+
+class Policy(Section):
+    version: int = Field(1, ge=1, le=1)
+    source: SourcePolicy = SourcePolicy()
+    validation: ValidationPolicy = ValidationPolicy()
+    training: TrainingPolicy = TrainingPolicy()
+    signing: SigningPolicy = SigningPolicy()
+    promotion: PromotionPolicy = PromotionPolicy()
+    pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def for_pipeline(self, name: str) -> "Policy":
+        """The policy with `pipelines.<name>` merged over the global values (validated)."""
+        override = self.pipelines.get(name)
+        if not override:
+            return self
+        merged = _deep_merge(self.model_dump(exclude={"pipelines"}), override)
+        return _validate(merged, f"pipelines.{name}.")
+
+    @property
+    def digest(self) -> str:
+        return sha256_bytes(canonical_json(self.model_dump(mode="json")))
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(raw: Any, prefix: str = "", origin: str = "policy") -> Policy:
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = prefix + ".".join(str(p) for p in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{key}: {msg}")
+        raise PolicyError(f"{origin}: " + "; ".join(problems)) from None
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate the policy from `path`, `$MLSECOPS_POLICY` or the packaged default."""
+    chosen = Path(path or os.environ.get("MLSECOPS_POLICY") or DEFAULT_POLICY)
+    try:
+        raw = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy file {chosen} not found (set MLSECOPS_POLICY to an existing file)") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyError(f"policy file {chosen} is unreadable: {exc}") from None
+    policy = _validate(raw or {}, origin=str(chosen))
+    for name in policy.pipelines:  # validate overrides now, not at first use
+        policy.for_pipeline(name)
+    return policy
