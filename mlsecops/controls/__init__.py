@@ -1,0 +1,1 @@
+"""Security controls: plain Python, no Dagster import, unit-testable."""
