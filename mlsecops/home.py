@@ -50,5 +50,8 @@ class Home:
         """Create the folders and export DAGSTER_HOME (Dagster needs an existing absolute folder)."""
         for path in (self.root, self.dagster, self.evidence, self.artifacts, self.sources, self.keys):
             path.mkdir(parents=True, exist_ok=True)
+        config = self.dagster / "dagster.yaml"
+        if not config.exists():  # embedded default: local sqlite storage, no telemetry
+            config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
         os.environ.setdefault("DAGSTER_HOME", str(self.dagster))
         return self

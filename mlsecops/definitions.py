@@ -1,0 +1,24 @@
+"""The one Dagster Definitions object: `dagster dev -w workspace.yaml` loads it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mlsecops.assets.factory import build_pipeline
+from mlsecops.pipelines.registry import PIPELINES
+from mlsecops.resources import MlflowResource, MlsecopsResource
+
+
+def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowResource | None = None) -> dg.Definitions:
+    assets, checks, jobs = [], [], []
+    for spec in PIPELINES.values():
+        a, c, j = build_pipeline(spec)
+        assets += a
+        checks += c
+        jobs.append(j)
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs,
+                          resources={"mlsecops": mlsecops or MlsecopsResource(),
+                                     "mlflow": mlflow or MlflowResource()})
+
+
+defs = build_definitions()

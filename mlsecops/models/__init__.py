@@ -1,0 +1,1 @@
+"""Small torch models, their training loop and their safetensors folder format."""

@@ -1,0 +1,1 @@
+"""Reference pipelines and the stage framework they are built from."""

@@ -1,0 +1,49 @@
+"""`digits`: scikit-learn's 8x8 handwritten digits as 64 pixel columns (0..16), a small torch CNN."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sklearn.datasets import load_digits
+
+from mlsecops.fileio import atomic_path
+from mlsecops.pipelines.spec import PipelineSpec
+from mlsecops.pipelines.stages import standard_stages
+from mlsecops.schema import Column, TableSchema
+
+PIXELS = tuple(f"pix_{i}" for i in range(64))
+SEED = 20240612
+
+
+def make_frame(seed: int = SEED) -> pd.DataFrame:
+    data = load_digits()
+    frame = pd.DataFrame(data.data.astype("int64"), columns=list(PIXELS))
+    frame["label"] = data.target.astype("int64")
+    rng = random.Random(seed)
+    start = datetime(2024, 3, 1, 9, 0, 0)
+    frame.insert(0, "recorded_at", [(start + timedelta(minutes=37 * i + rng.randint(0, 30))).strftime("%Y-%m-%dT%H:%M:%S")
+                                    for i in range(len(frame))])
+    return frame
+
+
+def write_source(path: Path) -> None:
+    with atomic_path(path) as tmp:
+        make_frame().to_csv(tmp, index=False)
+
+
+SCHEMA = TableSchema(
+    "digits",
+    columns=(Column("recorded_at", "datetime", "timestamp"),)
+    + tuple(Column(p, "int", "feature", 0, 16) for p in PIXELS) + (Column("label", "int", "label"),),
+    labels=tuple(range(10)),
+)
+
+DIGITS = PipelineSpec(
+    name="digits",
+    description="Handwritten digit recognition (8x8 images, small CNN).",
+    schema=SCHEMA, source_file="digits.csv", make_source=write_source,
+    net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(),
+)
