@@ -23,3 +23,7 @@ class SignatureError(MlsecopsError):
 
 class PromotionRefused(MlsecopsError):
     """Promotion was refused; the message lists every reason."""
+
+
+class ReportError(MlsecopsError):
+    """A risk report cannot be built or written (bad check outcome, invalid SARIF, missing report)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -54,6 +54,18 @@ class PromotionPolicy(Section):
     alias: str = Field("production", min_length=1)
 
 
+class ReportPolicy(Section):
+    max_risk_level: Literal["low", "medium", "high", "critical"] = Field(
+        "medium", description="highest risk level of a failing control the release accepts")
+    min_area_coverage: float = Field(
+        0.5, ge=0, le=1, description="share of the framework's control areas that must have evidence")
+    history_runs: int = Field(20, ge=0, le=1000, description="previous runs shown in the posture trend")
+    default_severity: Literal["low", "medium", "high", "critical"] = Field(
+        "medium", description="severity of a check that names no known ATLAS technique")
+    severity: dict[str, Literal["low", "medium", "high", "critical"]] = Field(
+        default_factory=dict, description="severity override per ATLAS technique id")
+
+
 class Policy(Section):
     version: int = Field(1, ge=1, le=1)
     source: SourcePolicy = SourcePolicy()
@@ -61,6 +73,7 @@ class Policy(Section):
     training: TrainingPolicy = TrainingPolicy()
     signing: SigningPolicy = SigningPolicy()
     promotion: PromotionPolicy = PromotionPolicy()
+    report: ReportPolicy = ReportPolicy()
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def for_pipeline(self, name: str) -> "Policy":
