@@ -56,7 +56,7 @@ def _trend_plot(report: RiskReport) -> str:
     trend = report.trend
     x = list(range(len(trend)))
     labels = [f"{s.run_id[:8]}\n{s.at[5:16].replace('T', ' ')}" for s in trend]
-    fig = Figure(figsize=(9, 4.6))
+    fig = Figure(figsize=(7.0, 4.4))
     top, bottom = fig.subplots(2, 1, sharex=True)
     base = [0] * len(trend)
     for level in ("low", "medium", "high", "critical"):
@@ -88,7 +88,7 @@ def _matrix_plot(report: RiskReport) -> str:
     sev, lik = _atlas.SEVERITIES, _atlas.LIKELIHOODS[::-1]  # most likely on top
     levels = list(_atlas.RISK_LEVELS)
     grid = [[levels.index(_atlas.risk_level(s, li)) for s in sev] for li in lik]
-    fig = Figure(figsize=(4.6, 3.4))
+    fig = Figure(figsize=(4.2, 3.2))
     ax = fig.subplots()
     ax.imshow(grid, cmap=ListedColormap([RISK_COLORS[level] for level in levels]), vmin=0,
               vmax=len(levels) - 1, alpha=0.85)
@@ -130,10 +130,10 @@ header.top { display: flex; justify-content: space-between; align-items: baselin
 .tile .n { font-size: 24px; font-weight: 700; }
 .tile .l { font-size: 12px; color: #4b5563; }
 h2 { font-size: 18px; margin: 22px 0 8px; border-bottom: 2px solid #e5e7eb; padding-bottom: 4px; }
-table { border-collapse: collapse; width: 100%; background: white; font-size: 13px; }
-th, td { border: 1px solid #e5e7eb; padding: 5px 7px; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; background: white; font-size: 13px; table-layout: fixed; }
+th, td { border: 1px solid #e5e7eb; padding: 5px 7px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+tr.status-pass td { color: #374151; font-size: 12px; }
 th { background: #f3f4f6; }
-tr.fail td:first-child { font-weight: 700; }
 .risk { display: inline-block; min-width: 64px; text-align: center; border-radius: 4px; padding: 1px 6px; font-weight: 700; font-size: 12px; }
 .risk-critical { background: #7f1d1d; color: white; } .risk-high { background: #dc2626; color: white; }
 .risk-medium { background: #f59e0b; } .risk-low { background: #fde68a; } .risk-none { background: #e5e7eb; }
@@ -165,9 +165,10 @@ Gaps: {{ area_gaps|length }} framework area(s) and {{ technique_gaps|length }} A
 
 <h2 id="findings">Findings ({{ failing|length }} failing, {{ passing|length }} passed)</h2>
 <table>
+<colgroup><col style="width:94px"><col style="width:58px"><col style="width:15%"><col style="width:90px"><col style="width:12%"><col style="width:12%"><col style="width:11%"><col style="width:11%"><col style="width:18%"><col style="width:96px"></colgroup>
 <tr><th>Risk</th><th>Status</th><th>Control (check)</th><th>Framework area</th><th>ATLAS technique</th><th>Mitigations</th><th>Measured vs threshold</th><th>Severity × likelihood</th><th>Remediation</th><th>Evidence</th></tr>
 {% for f in r.findings %}
-<tr class="{{ f.status }}">
+<tr class="status-{{ f.status }}">
 <td><span class="risk risk-{{ f.risk if f.status == 'fail' else 'none' }}">{{ f.risk if f.status == 'fail' else 'mitigated' }}</span></td>
 <td>{% if f.status == 'fail' %}<span class="failtxt">FAIL</span>{% else %}<span class="pass">pass</span>{% endif %}</td>
 <td><b>{{ f.check }}</b><br><span class="muted">{{ f.detail }}</span></td>
@@ -175,7 +176,7 @@ Gaps: {{ area_gaps|length }} framework area(s) and {{ technique_gaps|length }} A
 <td>{% for t in f.techniques %}<code>{{ t }}</code> {{ technique_names.get(t, "") }}<br>{% else %}<span class="muted">none named</span>{% endfor %}</td>
 <td>{% for m in f.mitigations %}<code>{{ m }}</code> {{ mitigation_names.get(m, "") }}<br>{% else %}<span class="muted">none</span>{% endfor %}</td>
 <td class="mono">{{ f.value }} vs {{ f.threshold }}<br><span class="muted">{{ f.policy_key }}</span></td>
-<td>{{ f.severity }} × {{ f.likelihood }}<br><span class="muted">{{ f.rationale }}</span></td>
+<td>{{ f.severity }} × {{ f.likelihood }}{% if f.status == 'fail' %}<br><span class="muted">{{ f.rationale }}</span>{% endif %}</td>
 <td>{% if f.status == 'fail' %}{{ f.remediation }}{% else %}<span class="muted">—</span>{% endif %}</td>
 <td class="mono" title="{{ f.evidence_path }}">{{ f.evidence[:12] }}…</td>
 </tr>
