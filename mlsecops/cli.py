@@ -66,6 +66,10 @@ def run(pipeline: list[str] = typer.Option(None, "--pipeline", "-p", help="pipel
         console.print(table)
         for line in summary.errors:
             err_console.print(f"[red]✘[/] {line}", highlight=False)
+        try:
+            _print_report(_located_report(home, name, summary.run_id))
+        except MlsecopsError as exc:
+            err_console.print(f"[yellow]no risk report:[/] {exc}", highlight=False)
         failed |= not summary.success
     console.print(f"evidence: {home.evidence}   UI: make ui  (dagster dev -w workspace.yaml)")
     if failed:
@@ -109,3 +113,37 @@ def evidence(pipeline: str = typer.Argument(..., help="pipeline name"),
             summary = ("✔ " if d.data["passed"] else "✘ ") + summary
         table.add_row(s, d.ref.run_id[:8], d.ref.sha256[:16], str(summary))
     console.print(table)
+
+
+def _located_report(home: Home, pipeline: str, run_id: str | None = None, rebuild: bool = False):
+    from mlsecops.pipelines.report_stage import ensure_report
+
+    return ensure_report(home, pipeline, run_id, rebuild=rebuild)
+
+
+def _print_report(located) -> None:
+    color = {"blocked": "red", "review": "yellow", "clear": "green"}[located.verdict]
+    how = "built from the evidence" if located.built else "written by the pipeline"
+    console.print(f"risk report ({how}): [bold {color}]{located.headline}[/]", highlight=False, soft_wrap=True)
+    console.print(f"  {located.html}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def report(pipeline: str = typer.Option("patients", "--pipeline", "-p", help="pipeline name"),
+           run_id: Optional[str] = typer.Option(None, "--run", help="Dagster run id (default: the latest run)"),
+           rebuild: bool = typer.Option(False, "--rebuild", help="rebuild from the evidence even if it exists"),
+           open_browser: bool = typer.Option(False, "--open", help="open the HTML report in a browser")) -> None:
+    """Locate the latest risk report of a pipeline, or build it from the evidence; print its verdict.
+
+    Files: risk_report.html (self-contained), .json, .sarif (SARIF 2.1.0), .md, beside each other.
+    """
+    from mlsecops.pipelines.registry import get_pipeline
+
+    get_pipeline(pipeline)
+    located = _located_report(Home.from_env(), pipeline, run_id, rebuild)
+    _print_report(located)
+    if open_browser:
+        import webbrowser
+
+        if not webbrowser.open(located.html.resolve().as_uri()):
+            _fail(f"no browser could be started; open {located.html} yourself")

@@ -115,7 +115,7 @@ def test_clean_run_is_clear_and_lists_the_gaps(store):
     assert report.verdict == "clear"
     assert report.headline == "CLEAR: all 9 controls passed"
     assert all(f.status == "pass" and f.likelihood == "rare" for f in report.findings)
-    assert report.summary.highest_risk == "none" and report.summary.failed == 0
+    assert report.posture.highest_risk == "none" and report.posture.failed == 0
     assert [e.step for e in report.evidence][:2] == ["check.adversarial_accuracy", "check.membership_advantage"]
     assert {e.step for e in report.evidence} >= {"raw_data", "trained_model"}
     area_gaps = [g.id for g in report.gaps if g.kind == "control area"]
@@ -123,7 +123,7 @@ def test_clean_run_is_clear_and_lists_the_gaps(store):
     technique_gaps = {g.id for g in report.gaps if g.kind == "ATLAS technique"}
     assert technique_gaps == {"AML.T0043.004", "AML.T0024.001", "AML.T0024.002", "AML.T0040",
                               "AML.T0029", "AML.T0034"}
-    assert report.summary.areas_covered == 4 and report.summary.techniques_covered == 6
+    assert report.posture.areas_covered == 4 and report.posture.techniques_covered == 6
     assert [o.passed for o in report.gate] == [True, True]
     signed = next(f for f in report.findings if f.check == "model_signature")
     assert signed.mitigations == ("AML.M0013",)  # the outcome's own mitigation wins over the defaults
@@ -219,7 +219,7 @@ def test_trend_uses_previous_runs_recorded_summaries_and_check_documents(store):
     report = _report(store, "run-c")
     assert [(t.run_id, t.passed, t.failed, t.highest_risk) for t in report.trend] == [
         ("run-a", 9, 0, "none"), ("run-b", 6, 3, "critical"), ("run-c", 5, 0, "none")]
-    assert report.trend[1] == report_b.summary
+    assert report.trend[1] == report_b.posture
     # the report's own documents never count as evidence of the run they describe
     assert REPORT_STEP not in {d.step for d in collect_run(store, PIPELINE, "run-b").documents}
     assert len(_report(store, "run-c", ReportPolicy(history_runs=1)).trend) == 2
@@ -320,3 +320,18 @@ def test_headless_browser_shows_the_verdict_first(store, tmp_path, outcomes, ban
     assert banner > 1280 * 200 * 0.2, f"only {banner} banner-coloured pixels in the top 200 px"
     # below the fold the page is not blank: tables and plots rendered
     assert len(set(image.crop((0, 200, 1280, 900)).getdata())) > 50
+
+
+def test_ensure_report_builds_a_blocked_runs_report_from_evidence_then_locates_it(store, tmp_path):
+    from mlsecops.home import Home
+    from mlsecops.pipelines.report_stage import ensure_report
+
+    home = Home(tmp_path / "home")
+    _record_run(store, "run-1", _failing_outcomes())  # a run stopped by its failing controls: no report asset
+    built = ensure_report(home, PIPELINE)
+    assert (built.built, built.verdict, built.run_id) == (True, "blocked", "run-1")
+    assert built.html == home.root / "reports" / PIPELINE / "run-1" / "risk_report.html"
+    again = ensure_report(home, PIPELINE)
+    assert (again.built, again.headline) == (False, built.headline)
+    with pytest.raises(ReportError, match="no runs of pipeline 'digits'"):
+        ensure_report(home, "digits")

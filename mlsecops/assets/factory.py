@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from mlsecops.controls.outcome import CheckOutcome
-from mlsecops.pipelines.spec import CheckSpec, PipelineSpec, Stage
+from mlsecops.pipelines.spec import CheckSpec, Markdown, PipelineSpec, Stage
 from mlsecops.resources import MlflowResource, MlsecopsResource
 
 
@@ -21,6 +21,8 @@ def asset_key(spec: PipelineSpec, step: str) -> dg.AssetKey:
 
 
 def _metadata_value(value: Any) -> Any:
+    if isinstance(value, Markdown):
+        return dg.MetadataValue.md(value.text)
     if isinstance(value, (dict, list)):
         return dg.MetadataValue.json(value)
     return value if isinstance(value, (str, int, float, bool)) else str(value)

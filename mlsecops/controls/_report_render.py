@@ -141,7 +141,7 @@ th { background: #f3f4f6; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 .muted { color: #6b7280; } .plots { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
 .plots img { background: white; border: 1px solid #e5e7eb; border-radius: 6px; max-width: 100%; }
-.cols { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.cols { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; align-items: start; }
 </style>
 </head>
 <body><main>
@@ -152,7 +152,7 @@ code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-siz
 <h1>{{ r.headline }}</h1>
 <p>{% if failing %}Fix first: {% for f in failing[:3] %}<b>{{ f.check }}</b> ({{ f.risk }}{% if f.techniques %}, {{ f.techniques|join(", ") }}{% endif %}){% if not loop.last %}; {% endif %}{% endfor %}{% if failing|length > 3 %}; and {{ failing|length - 3 }} more{% endif %}.
 {% else %}Every recorded control met its policy threshold.{% endif %}
-Gaps: {{ area_gaps|length }} framework area(s) and {{ technique_gaps|length }} ATLAS technique(s) have no evidence in this run.</p>
+{{ " " }}Gaps: {{ area_gaps|length }} framework area(s) and {{ technique_gaps|length }} ATLAS technique(s) have no evidence in this run.</p>
 </section>
 
 <section class="tiles">
@@ -245,7 +245,7 @@ def render_html(report: RiskReport) -> str:
         highest = max((f.risk for f in bad), key=_atlas.RISK_LEVELS.index, default="none")
         areas.append({"name": area, "checks": len(mine), "failing": len(bad), "highest": highest})
     return _template().render(
-        r=report, s=report.summary, failing=failing, passing=[f for f in report.findings if not f.failed],
+        r=report, s=report.posture, failing=failing, passing=[f for f in report.findings if not f.failed],
         prev=report.trend[-2] if len(report.trend) > 1 else None,
         area_gaps=[g for g in report.gaps if g.kind == "control area"],
         technique_gaps=[g for g in report.gaps if g.kind == "ATLAS technique"],
@@ -262,7 +262,7 @@ def _cell(text: Any) -> str:
 
 
 def render_markdown(report: RiskReport, max_rows: int = 8) -> str:
-    s = report.summary
+    s = report.posture
     lines = [f"**{report.headline}**", "",
              f"Pipeline `{report.pipeline}`, run `{report.run_id}`: {s.passed}/{s.checks} controls passed; "
              f"evidence covers {s.areas_covered}/{s.areas_total} framework areas and "

@@ -156,7 +156,7 @@ class RiskReport:
     verdict: str                    # "blocked" | "review" | "clear"
     headline: str
     policy: dict[str, Any]
-    summary: RunSummary
+    posture: RunSummary
     findings: tuple[Finding, ...]
     gaps: tuple[Gap, ...]
     trend: tuple[RunSummary, ...]   # previous runs, oldest first, then this run
@@ -282,9 +282,9 @@ def load_history(store: EvidenceStore, run: RunEvidence, policy: ReportPolicy) -
         if report_path.exists():
             body, _ = _read_doc(store, report_path, run.pipeline, run_dir.name, recorded)
             try:
-                summary = RunSummary.from_dict(body["data"]["summary"])
+                summary = RunSummary.from_dict(body["data"]["posture"])
             except (KeyError, TypeError) as exc:
-                raise EvidenceError(f"{report_path}: no valid 'summary' in the recorded report ({exc})") from exc
+                raise EvidenceError(f"{report_path}: no valid 'posture' in the recorded report ({exc})") from exc
         else:
             if not any(run_dir.glob("*.json")):
                 continue
@@ -438,7 +438,7 @@ def build_report(run: RunEvidence, history: Iterable[RunSummary] = (),
     return RiskReport(
         pipeline=run.pipeline, run_id=run.run_id,
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        verdict=verdict, headline=headline, policy=policy.model_dump(mode="json"), summary=summary,
+        verdict=verdict, headline=headline, policy=policy.model_dump(mode="json"), posture=summary,
         findings=tuple(findings), gaps=tuple(_gaps(findings, policy)),
         trend=(*history, summary), evidence=run.documents, gate=tuple(gate))
 

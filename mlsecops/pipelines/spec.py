@@ -28,6 +28,13 @@ from mlsecops.schema import TableSchema
 from mlsecops.tracking import Tracker
 
 
+@dataclass(frozen=True)
+class Markdown:
+    """A metadata value shown as rendered Markdown in the Dagster UI."""
+
+    text: str
+
+
 @dataclass
 class StageResult:
     """A stage's evidence (`data`), its UI metadata and the one-line key figure for the CLI."""

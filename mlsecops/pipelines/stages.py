@@ -1,6 +1,6 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> validated_data -> trained_model -> signed_model -> promotion
+    stages = standard_stages()     # raw_data -> ... -> signed_model -> risk_report -> promotion
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from mlsecops.errors import SignatureError
 from mlsecops.fileio import folder_digest
 from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
 from mlsecops.pipelines import promotion as promotion_control
+from mlsecops.pipelines.report_stage import REPORT_STEP, risk_report_stage
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
 from mlsecops.policy import Policy
 
@@ -164,4 +165,4 @@ def promotion_stage(after: str) -> Stage:
 
 def standard_stages() -> tuple[Stage, ...]:
     chain = (RAW_DATA, VALIDATED_DATA, TRAINED_MODEL, SIGNED_MODEL)
-    return chain + (promotion_stage(chain[-1].name),)
+    return chain + (risk_report_stage(chain[-1].name), promotion_stage(REPORT_STEP))
