@@ -23,3 +23,7 @@ class SignatureError(MlsecopsError):
 
 class PromotionRefused(MlsecopsError):
     """Promotion was refused; the message lists every reason."""
+
+
+class PiiError(MlsecopsError):
+    """PII scanning or redaction cannot run as configured (missing NLP model, bad column, key)."""
