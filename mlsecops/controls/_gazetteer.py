@@ -69,6 +69,7 @@ class Gazetteer:
     last_names: frozenset[str]
     places: frozenset[str]            # cities, countries, US state names (upper case, single spaces)
     ambiguous_places: frozenset[str]  # single-word places that are also names or common words
+    regions: frozenset[str]           # countries and US states (upper case)
     state_codes: frozenset[str]       # two-letter US state codes
     provenance: dict[str, object] = field(default_factory=dict)
 
@@ -119,8 +120,8 @@ def load_gazetteer() -> Gazetteer:
     countries = json.loads(files["geonames_countries"].read_text(encoding="utf-8"))
     cities = json.loads(files["geonames_cities15000"].read_text(encoding="utf-8"))
     places: set[str] = set()
-    places.update(_norm(s["name"]) for s in states.values())
-    places.update(_norm(c["name"]) for c in countries.values())
+    regions = {_norm(s["name"]) for s in states.values()} | {_norm(c["name"]) for c in countries.values()}
+    places.update(regions)
     for city in cities.values():
         name = city["name"]
         if name[:1].isupper() and name.isascii():
@@ -134,4 +135,4 @@ def load_gazetteer() -> Gazetteer:
         "sizes": {"first_names": len(first), "last_names": len(last), "places": len(places)},
     }
     return Gazetteer(frozenset(first), frozenset(last), frozenset(places), frozenset(ambiguous),
-                     frozenset(states), provenance)
+                     frozenset(regions), frozenset(states), provenance)

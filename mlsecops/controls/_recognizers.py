@@ -13,15 +13,16 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from presidio_analyzer import (AnalysisExplanation, AnalyzerEngine, EntityRecognizer, LocalRecognizer, Pattern,
                                PatternRecognizer, RecognizerRegistry, RecognizerResult)
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer, SpacyRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer, SpacyRecognizer
 
 from mlsecops.controls._gazetteer import COMMON_WORDS, Gazetteer, load_gazetteer
 from mlsecops.errors import PiiError
@@ -98,6 +99,16 @@ class OfflineEmailRecognizer(EmailRecognizer):
         return self._tld(pattern_text).fqdn != ""
 
 
+class AnyCardRecognizer(CreditCardRecognizer):
+    """Presidio's card recognizer (Luhn check) widened to every 12-19 digit card: Mastercard 2-series,
+    Maestro, 19-digit Visa, UnionPay."""
+
+    PATTERNS = [Pattern("All card lengths", r"\b(?<![\d-])[2-6]\d{3}(?:[ -]?\d){8,15}\b(?![\d-])", 0.3)]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS, supported_language=LANGUAGE)
+
+
 class NanpPhoneRecognizer(PatternRecognizer):
     """North American numbers in the formats people write, valid area code or not."""
 
@@ -136,17 +147,21 @@ class DateOfBirthRecognizer(PatternRecognizer):
 # --------------------------------------------------------------------------------------------
 # Gazetteer recognizers
 
-_TOKEN = re.compile(r"(?<![\w’'])(?:(?:[A-Z][’'])?[A-Z](?:[a-z]+|[a-z]*[A-Z][a-z]+)(?:-[A-Z][a-z]+)?"
-                    r"|[A-Z]{2,}(?:-[A-Z]{2,})?)(?![\w’'])")
+_UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
+_TOKEN = re.compile(rf"(?<![\w’'])(?:(?:[{_UP}][’'])?[{_UP}](?:[{_LO}]+|[{_LO}]*[{_UP}][{_LO}]+)(?:-[{_UP}][{_LO}]+)?"
+                    rf"|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})?)(?![\w’'])")
 # Name suffixes and credentials that follow a name ("Lauren Webb MD", "Kenneth Hunt Jr").
 _SUFFIXES = frozenset("MD DO DDS DMD DVM PHD RN NP PA JR SR II III IV V ESQ CPA MBA".split())
 _TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Rev)\.?\s+$")
+_TITLE_WORDS = frozenset("MR MRS MS MX MISS DR PROF REV".split())
 _INITIAL = re.compile(r"\s+[A-Z]\.?\s+")
 _LAST_FIRST = re.compile(r"\b([A-Z][a-zA-Z’'-]+),\s+([A-Z][a-z]+)\b")
 
 
 def _key(token: str) -> str:
-    return re.sub(r"[^A-Z]", "", token.upper())
+    """Census spelling: upper case, accents and punctuation removed ("O'Brien" -> "OBRIEN")."""
+    ascii_form = unicodedata.normalize("NFKD", token).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Z]", "", ascii_form.upper())
 
 
 def _groups(text: str) -> Iterable[list[re.Match]]:
@@ -196,18 +211,19 @@ class NameRecognizer(LocalRecognizer):
         if len(tokens) == 1:
             token = tokens[0]
             known = self._is_first(token) or self._is_last(token)
-            return 0.3 if known and not self._is_common(token) else 0.0
+            return 0.3 if known and not self._is_common(token) and _key(token) not in self.gaz.places else 0.0
         first, last = tokens[0], tokens[-1]
         f_in, l_in = self._is_first(first), self._is_last(last)
         f_word, l_word = self._is_common(first), self._is_common(last)
         if f_in and l_in and not (f_word and l_word):
             return 0.85
-        if f_in and not f_word and not l_word:
+        placelike = _key(first) in _PLACE_PREFIXES or bool(_TOPONYM_SUFFIX.search(last))
+        if f_in and not f_word and not l_word and not placelike:
             return 0.7
         if l_in and not l_word and not f_word and self._is_first(tokens[1] if len(tokens) > 2 else first):
             return 0.7
         if l_in and not l_word and not f_word:
-            return 0.45
+            return 0.5
         if f_in and l_in:
             return 0.35
         return 0.0
@@ -221,18 +237,20 @@ class NameRecognizer(LocalRecognizer):
             upper = [t.isupper() and len(t) > 1 for t in tokens]
             if any(upper) and not all(upper):
                 continue  # "MRN Smith": an acronym next to a word is not a name
-            # strip leading/trailing common words ("Patient Maria Garcia", "Garcia Clinic")
+            titled = bool(_TITLE.search(text[max(0, group[0].start() - 8):group[0].start()]))
+            # strip leading/trailing common words ("Patient Maria Garcia", "Garcia Clinic"), not after a title
             start, end = 0, len(tokens)
-            while start < end and self._is_common(tokens[start]) and not (
+            if len(tokens) > 1 and _key(tokens[0]) in _TITLE_WORDS:
+                titled, start = True, 1
+            while not titled and start < end and self._is_common(tokens[start]) and not (
                     self._is_first(tokens[start]) and start + 1 < end and self._is_last(tokens[start + 1])
                     and not self._is_common(tokens[start + 1])):
                 start += 1
-            while end > start and self._is_common(tokens[end - 1]):
+            while end > start + titled and self._is_common(tokens[end - 1]):
                 end -= 1
             if start >= end or end - start > 4:
                 continue
             span = group[start:end]
-            titled = bool(_TITLE.search(text[max(0, span[0].start() - 8):span[0].start()]))
             if all(upper) and not titled:
                 keys = tokens[start:end]
                 if len(keys) < 2 or not (self._is_first(keys[0]) and self._is_last(keys[-1])):
@@ -245,7 +263,7 @@ class NameRecognizer(LocalRecognizer):
         for match in _LAST_FIRST.finditer(text):
             last, first = match.group(1), match.group(2)
             if (self._is_last(last) and self._is_first(first) and not self._is_common(last)
-                    and not self._is_common(first)):
+                    and not self._is_common(first) and _key(first) not in self.gaz.places):
                 results.append(self._result(match.start(), match.end(), 0.7))
         return results
 
@@ -287,7 +305,12 @@ _STREET = re.compile(
 _CITY_STATE = re.compile(rf"\b{_CITY_STATE_ZIP}\b")
 _MILITARY = re.compile(r"\b(?:(?:USNS|USNV|USS|USCGC)\s+[A-Z][a-z]+|(?:PSC|Unit|CMR)\s+\d{1,5},?\s+Box\s+\d{1,5})"
                        r",?\s*\n?\s*[ADF]PO\s+A[AEP]\s+\d{5}\b")
-_PLACE_PREPOSITION = re.compile(r"\b(?:in|from|to|near|at|of|visiting|lives|moved|resides|born)\s+$", re.I)
+_PLACE_PREPOSITION = re.compile(r"\b(?:in|from|to|near|at|visiting|lives|moved|resides|born)\s+$", re.I)
+_AFTER_PLACE = re.compile(rf"[{_UP}][{_LO}]+,\s+$")           # "Springfield, Illinois"
+# English place-name elements (toponymy), for towns not in GeoNames' list of larger cities.
+_TOPONYM_SUFFIX = re.compile(r"(?:ville|ton|town|burg|burgh|borough|bury|mouth|port|haven|field|ford|land|side"
+                             r"|view|stad|chester|caster|cester|wick|ham|by|furt|heim|hausen|dorf|berg|shire|mont)$")
+_PLACE_PREFIXES = frozenset("NORTH SOUTH EAST WEST NEW LAKE PORT FORT MOUNT SAINT ST SAN SANTA LOS LAS EL LA".split())
 
 
 class PlaceRecognizer(LocalRecognizer):
@@ -297,6 +320,7 @@ class PlaceRecognizer(LocalRecognizer):
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gaz = gazetteer
+        self.common = {w.upper() for w in COMMON_WORDS}
         super().__init__(supported_entities=["LOCATION"], supported_language=LANGUAGE,
                          name="GeoNamesPlaceRecognizer", context=self.CONTEXT)
 
@@ -330,18 +354,39 @@ class PlaceRecognizer(LocalRecognizer):
                     start, end = group[i].start(), group[j - 1].end()
                     if _inside(start, end, taken):
                         break
+                    before = text[max(0, start - 14):start]
+                    cue = bool(_PLACE_PREPOSITION.search(before) or _AFTER_PLACE.search(before))
                     if j - i > 1:
                         score = 0.7
+                    elif name in self.common:
+                        score = 0.0
                     elif name in self.gaz.ambiguous_places:
-                        score = 0.55 if _PLACE_PREPOSITION.search(text[max(0, start - 12):start]) else 0.0
+                        score = 0.55 if cue else 0.0
+                    elif name in self.gaz.regions:
+                        score = 0.6
                     else:
-                        score = 0.6 if _PLACE_PREPOSITION.search(text[max(0, start - 12):start]) else 0.45
+                        score = 0.6 if cue else 0.45
                     if score:
                         add(start, end, score)
                     i = j - 1
                     break
+                else:
+                    self._toponym(text, group, i, tokens, taken, add)
                 i += 1
         return results
+
+    def _toponym(self, text: str, group: list[re.Match], i: int, tokens: list[str],
+                 taken: list[tuple[int, int]], add: Callable[[int, int, float], None]) -> None:
+        """Places missing from GeoNames, by English place-name shape: "Oakville", "Port Ellen"."""
+        token, start = tokens[i], group[i].start()
+        before = text[max(0, start - 14):start]
+        if not _PLACE_PREPOSITION.search(before) or _inside(start, group[i].end(), taken):
+            return
+        key = _key(token)
+        if (i + 1 < len(tokens) and key in _PLACE_PREFIXES and not self.common & {_key(tokens[i + 1])}):
+            add(start, group[i + 1].end(), 0.55)
+        elif (_TOPONYM_SUFFIX.search(token) and key not in self.gaz.first_names and key not in self.common):
+            add(start, group[i].end(), 0.55)
 
 
 def _result(recognizer: EntityRecognizer, entity: str, start: int, end: int, score: float) -> RecognizerResult:
@@ -378,6 +423,8 @@ def build_registry(*, locale: str, entities: tuple[str, ...], nlp_engine: SpacyN
             kept.append(OfflineEmailRecognizer())
         elif isinstance(recognizer, SpacyRecognizer) and isinstance(nlp_engine, BlankSpacyNlpEngine):
             continue  # a blank pipeline has no NER: the gazetteer recognizers replace it
+        elif isinstance(recognizer, CreditCardRecognizer):
+            kept.append(AnyCardRecognizer())
         elif isinstance(recognizer, PhoneRecognizer):
             kept.append(PhoneRecognizer(supported_regions=(locale.split("_")[1],), supported_language=LANGUAGE))
         else:
@@ -411,4 +458,4 @@ def build_analyzer(*, locale: str, entities: tuple[str, ...], nlp_engine: str, s
         engine = installed_spacy_engine(spacy_model)
     registry = build_registry(locale=locale, entities=entities, nlp_engine=engine, gazetteers=gazetteers)
     return AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=[LANGUAGE],
-                          context_aware_enhancer=FastContextEnhancer())
+                          context_aware_enhancer=FastContextEnhancer(context_matching_mode="whole_word"))

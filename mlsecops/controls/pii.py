@@ -197,7 +197,14 @@ def analyze_text(text: str, config: PiiPolicy, context: list[str] | None = None)
                                   score_threshold=config.min_score, context=context or None):
             key = (r.entity_type, base + r.start, base + r.end)
             found[key] = max(found.get(key, 0.0), r.score)
-    return [Finding(e, s, t, sc) for (e, s, t), sc in sorted(found.items(), key=lambda kv: kv[0][1])]
+    findings = [Finding(e, s, t, sc) for (e, s, t), sc in sorted(found.items(), key=lambda kv: kv[0][1])]
+    # a finding inside a longer one of another type is part of it ("Aaron Way" in a street address)
+    # and of two types on the same span the more confident one stays ("Georgia": PERSON or LOCATION)
+    return [f for f in findings if not any(
+        o.entity != f.entity and o.start <= f.start and f.end <= o.end and (
+            o.end - o.start > f.end - f.start or (o.start == f.start and o.end == f.end and
+                                                  (o.score, o.entity) > (f.score, f.entity)))
+        for o in findings)]
 
 
 def shape(text: str, limit: int = 40) -> str:
