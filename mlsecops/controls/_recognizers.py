@@ -103,7 +103,7 @@ class AnyCardRecognizer(CreditCardRecognizer):
     """Presidio's card recognizer (Luhn check) widened to every 12-19 digit card: Mastercard 2-series,
     Maestro, 19-digit Visa, UnionPay."""
 
-    PATTERNS = [Pattern("All card lengths", r"\b(?<![\d-])[2-6]\d{3}(?:[ -]?\d){8,15}\b(?![\d-])", 0.3)]
+    PATTERNS = [Pattern("All card lengths", r"(?<![\w.,-])[2-6]\d{3}(?:[ -]?\d){8,15}(?![\w-]|[.,]\d)", 0.3)]
 
     def __init__(self) -> None:
         super().__init__(patterns=self.PATTERNS, supported_language=LANGUAGE)
@@ -246,7 +246,9 @@ class NameRecognizer(LocalRecognizer):
                     self._is_first(tokens[start]) and start + 1 < end and self._is_last(tokens[start + 1])
                     and not self._is_common(tokens[start + 1])):
                 start += 1
-            while end > start + titled and self._is_common(tokens[end - 1]):
+            while end > start + titled and self._is_common(tokens[end - 1]) and not (
+                    self._is_last(tokens[end - 1]) and end - 2 >= start and self._is_first(tokens[end - 2])
+                    and not self._is_common(tokens[end - 2])):  # "Lisa Young" keeps its surname
                 end -= 1
             if start >= end or end - start > 4:
                 continue

@@ -185,15 +185,37 @@ def _context_words(column: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", column.lower()) if w]
 
 
+_DIGIT = re.compile(r"\d")
+_UPPER = re.compile(r"[A-ZÀ-ÖØ-Þ]")
+# What a text must contain for a recognizer of the entity to possibly match (the patterns need it).
+_NEEDS: dict[str, Callable[[str], bool]] = {
+    "EMAIL_ADDRESS": lambda t: "@" in t,
+    "IP_ADDRESS": lambda t: ":" in t or _DIGIT.search(t) is not None,
+    **{e: (lambda t: _DIGIT.search(t) is not None) for e in (
+        "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "DATE_OF_BIRTH", "US_ITIN", "US_BANK_NUMBER",
+        "US_PASSPORT", "US_DRIVER_LICENSE")},
+}
+_NEEDS_BUILTIN = {"PERSON": lambda t: _UPPER.search(t) is not None, "LOCATION": lambda t: _UPPER.search(t) is not None}
+
+
+def _possible(text: str, config: PiiPolicy) -> list[str]:
+    """The configured entities whose recognizers could match `text` (same findings, fewer recognizers run)."""
+    needs = {**_NEEDS, **_NEEDS_BUILTIN} if config.nlp_engine == "builtin" else _NEEDS
+    return [e for e in config.entities if e not in needs or needs[e](text)]
+
+
 def analyze_text(text: str, config: PiiPolicy, context: list[str] | None = None) -> list[Finding]:
     """Findings at or above `min_score` in one text; huge texts are analyzed in overlapping chunks."""
+    entities = _possible(text, config)
+    if not entities:
+        return []
     analyzer = _analyzer(config)
     size = config.chunk_chars
     found: dict[tuple[str, int, int], float] = {}
     for offset in range(0, max(len(text), 1), size):
         chunk = text[max(0, offset - _OVERLAP):offset + size]
         base = max(0, offset - _OVERLAP)
-        for r in analyzer.analyze(chunk, language="en", entities=list(config.entities),
+        for r in analyzer.analyze(chunk, language="en", entities=entities,
                                   score_threshold=config.min_score, context=context or None):
             key = (r.entity_type, base + r.start, base + r.end)
             found[key] = max(found.get(key, 0.0), r.score)
