@@ -100,10 +100,10 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
 
 class AnyCardRecognizer(CreditCardRecognizer):
-    """Presidio's card recognizer (Luhn check) widened to every 12-19 digit card: Mastercard 2-series,
-    Maestro, 19-digit Visa, UnionPay."""
+    """Presidio's card recognizer (Luhn check) widened to 12-19 digit cards: Mastercard 2-series,
+    Maestro (incl. 0604), legacy 15-digit JCB (1800), 19-digit Visa, UnionPay."""
 
-    PATTERNS = [Pattern("All card lengths", r"(?<![\w.,-])[2-6]\d{3}(?:[ -]?\d){8,15}(?![\w-]|[.,]\d)", 0.3)]
+    PATTERNS = [Pattern("All card lengths", r"(?<![\w.,-])(?:[2-6]\d{3}|1800|0604)(?:[ -]?\d){8,15}(?![\w-]|[.,]\d)", 0.3)]
 
     def __init__(self) -> None:
         super().__init__(patterns=self.PATTERNS, supported_language=LANGUAGE)
