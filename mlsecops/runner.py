@@ -42,7 +42,7 @@ def run_pipeline(pipeline: str, home: Home | None = None, definitions: dg.Defini
         from mlsecops.definitions import defs as definitions
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
-    job = definitions.get_job_def(f"{pipeline}_pipeline")
+    job = definitions.resolve_job_def(f"{pipeline}_pipeline")
     outcome: dict[str, dg.ExecuteInProcessResult] = {}
     worker = threading.Thread(target=lambda: outcome.setdefault("r", job.execute_in_process(
         instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET)), daemon=True)

@@ -1,0 +1,80 @@
+"""Dagster overhead: the `patients` job through Dagster vs the same stage/check calls in a plain loop.
+
+Both run in one process on the same home (MLflow sqlite, evidence store), alternating, after one
+warm-up each; the figure is the median of several repetitions.
+Last line: `ratio: X` = plain time / Dagster time (target >= 0.77, i.e. overhead <= 1.3x).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+import dagster as dg  # noqa: E402
+
+from mlsecops.definitions import build_definitions  # noqa: E402
+from mlsecops.home import Home  # noqa: E402
+from mlsecops.pipelines.registry import get_pipeline  # noqa: E402
+from mlsecops.pipelines.spec import StageContext  # noqa: E402
+from mlsecops.policy import load_policy  # noqa: E402
+from mlsecops.resources import MlflowResource, MlsecopsResource  # noqa: E402
+from mlsecops.tracking import Tracker  # noqa: E402
+
+PIPELINE = os.environ.get("BENCH_PIPELINE", "patients")
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+
+
+def plain(home: Home) -> float:
+    spec = get_pipeline(PIPELINE)
+    policy = load_policy().for_pipeline(PIPELINE)
+    tracker = Tracker(home.mlflow_uri, home.root / "mlartifacts")
+    run_id = str(uuid.uuid4())
+    start = time.perf_counter()
+    for stage in spec.stages:
+        ctx = StageContext(spec, policy, home, run_id, tracker, logging.getLogger("bench"))
+        ctx.record(stage, stage.run(ctx))
+        for check in stage.checks:
+            assert check.evaluate(ctx, policy).passed
+    return time.perf_counter() - start
+
+
+def through_dagster(home: Home, defs: dg.Definitions, instance: dg.DagsterInstance) -> float:
+    job = defs.resolve_job_def(f"{PIPELINE}_pipeline")
+    start = time.perf_counter()
+    result = job.execute_in_process(instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+    elapsed = time.perf_counter() - start
+    assert result.success
+    return elapsed
+
+
+def main() -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    home = Home(root / "home").ensure()
+    defs = build_definitions(MlsecopsResource(home=str(home.root)), MlflowResource(tracking_uri=home.mlflow_uri))
+    (root / "instance").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(root / "instance"))
+    plain(home), through_dagster(home, defs, instance)  # warm-up: imports, MLflow schema, GX
+    plain_times, dagster_times = [], []
+    for _ in range(REPEAT):
+        plain_times.append(plain(home))
+        dagster_times.append(through_dagster(home, defs, instance))
+    p, d = statistics.median(plain_times), statistics.median(dagster_times)
+    print(f"pipeline: {PIPELINE}, repetitions: {REPEAT}")
+    print(f"plain stage calls: {p:.2f} s (median of {[round(t, 2) for t in plain_times]})")
+    print(f"through Dagster:   {d:.2f} s (median of {[round(t, 2) for t in dagster_times]})")
+    print(f"Dagster overhead:  {d / p:.2f}x")
+    print(f"ratio: {p / d:.2f}")
+
+
+if __name__ == "__main__":
+    main()

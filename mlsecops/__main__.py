@@ -1,0 +1,3 @@
+from mlsecops.cli import main
+
+main()
