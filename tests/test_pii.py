@@ -199,3 +199,25 @@ def test_a_missing_spacy_model_is_a_clear_error_not_a_download(monkeypatch):
     config = CONFIG.model_copy(update={"nlp_engine": "spacy", "spacy_model": "en_core_web_missing"})
     with pytest.raises(PiiError, match="en_core_web_missing.*not installed"):
         analyze_text("Maria Garcia", config)
+
+
+def test_scan_pii_command_prints_shapes_and_row_spans(tmp_path, patients):
+    import json
+
+    from typer.testing import CliRunner
+
+    from mlsecops.cli import app
+
+    path = tmp_path / "people.parquet"
+    patients.head(40).to_parquet(path)
+    runner = CliRunner()
+    done = runner.invoke(app, ["scan-pii", str(path), "--json", "--rows"])
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.output)
+    assert set(doc["pii_columns"]) == set(IDENTITY) | {"clinical_note"}
+    assert doc["rows"] and {"row", "column", "entity", "start", "end", "score"} == set(doc["rows"][0])
+    assert [v for v in _raw_values(patients.head(40)) if v in done.output] == []
+    shown = runner.invoke(app, ["scan-pii", str(path)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "###-##-####" in shown.output and "US_SSN" in shown.output
+    missing = runner.invoke(app, ["scan-pii", str(tmp_path / "none.csv")])
+    assert missing.exit_code != 0 and "not found" in str(missing.exception)

@@ -1,6 +1,6 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> validated_data -> trained_model -> signed_model -> promotion
+    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> trained_model -> signed_model -> promotion
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from mlsecops.errors import SignatureError
 from mlsecops.fileio import folder_digest
 from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
 from mlsecops.pipelines import promotion as promotion_control
+from mlsecops.pipelines.discretion import REDACTED_DATA
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
 from mlsecops.policy import Policy
 
@@ -148,7 +149,7 @@ VALIDATED_DATA = Stage("validated_data", "Great Expectations suite: schema, type
                        (CheckSpec("validation_suite", "Every expectation of the GX suite is met.", _check_validation),),
                        kinds=("great_expectations", "parquet"))
 TRAINED_MODEL = Stage("trained_model", "Seeded torch training on feature columns only; safetensors; MLflow version.",
-                      ("validated_data",), _trained_model,
+                      ("redacted_data",), _trained_model,
                       (CheckSpec("model_quality", "Held-out accuracy meets the policy.", _check_model_quality),),
                       kinds=("pytorch", "mlflow"))
 SIGNED_MODEL = Stage("signed_model", "model-signing bundle over the model folder with the trainer's EC key.",
@@ -163,5 +164,5 @@ def promotion_stage(after: str) -> Stage:
 
 
 def standard_stages() -> tuple[Stage, ...]:
-    chain = (RAW_DATA, VALIDATED_DATA, TRAINED_MODEL, SIGNED_MODEL)
+    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, TRAINED_MODEL, SIGNED_MODEL)
     return chain + (promotion_stage(chain[-1].name),)
