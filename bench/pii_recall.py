@@ -11,25 +11,30 @@ own slice, so the number is not inflated by testing the list against itself.
 A gold span counts as found when a finding of the same type overlaps it; a finding counts as
 correct when it overlaps a gold span of its type. Negative sentences (clinical text with eponyms,
 drug names, doses, visit dates) carry no PII and count against precision only.
-Last line: `ratio: X` = micro-averaged F1 over all entity types (higher is better).
+Baseline: the raw library call, Presidio's `AnalyzerEngine` with every predefined recognizer and a blank
+spaCy pipeline (no English model can be installed here), same score threshold; its DATE_TIME counts
+as DATE_OF_BIRTH, labels outside the evaluated set are listed apart.
+Last line: `ratio: X` = our micro F1 / the baseline's micro F1 (higher is better).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # the raw baseline must not go online
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faker import Faker  # noqa: E402
 
 from mlsecops.controls._gazetteer import load_gazetteer  # noqa: E402
-from mlsecops.controls.pii import analyze_text  # noqa: E402
+from mlsecops.controls.pii import Finding, analyze_text  # noqa: E402
 from mlsecops.policy import PiiPolicy  # noqa: E402
 
 NAME_LOCALES = {"en_US": 0.6, "en_GB": 0.15, "en_IE": 0.1, "en_IN": 0.1, "es_ES": 0.05}
@@ -169,7 +174,39 @@ class Generator:
         return text, gold
 
 
-def evaluate(n: int, seed: int, config: PiiPolicy) -> dict:
+class PresidioDefault:
+    """The raw library: default recognizers (all countries) over a blank spaCy pipeline."""
+
+    def __init__(self, threshold: float) -> None:
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+
+        from mlsecops.controls._recognizers import BlankSpacyNlpEngine
+
+        engine = BlankSpacyNlpEngine()
+        engine.load()
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+        self.analyzer = AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
+        self.threshold = threshold
+        self.other: dict[str, int] = defaultdict(int)
+
+    def __call__(self, text: str) -> list[Finding]:
+        out = []
+        for r in self.analyzer.analyze(text, language="en", score_threshold=self.threshold):
+            entity = "DATE_OF_BIRTH" if r.entity_type == "DATE_TIME" else r.entity_type
+            if entity in EVALUATED:
+                out.append(Finding(entity, r.start, r.end, r.score))
+            else:
+                self.other[entity] += 1
+        return out
+
+
+EVALUATED = {"PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE",
+             "IP_ADDRESS", "DATE_OF_BIRTH"}
+
+
+def evaluate(n: int, seed: int, config: PiiPolicy, scanner=None) -> dict:  # noqa: ANN001
+    scanner = scanner or (lambda text: analyze_text(text, config))
     gen = Generator(seed)
     gaz = load_gazetteer()
     tp, fn, fp = defaultdict(int), defaultdict(int), defaultdict(int)
@@ -180,7 +217,7 @@ def evaluate(n: int, seed: int, config: PiiPolicy) -> dict:
     start = time.perf_counter()
     for _ in range(n):
         text, gold = gen.sentence(gen.rng.choice(templates))
-        found = analyze_text(text, config)
+        found = scanner(text)
         for s, e, entity, label in gold:
             hit = any(f.entity == entity and f.start < e and s < f.end for f in found)
             (tp if hit else fn)[entity] += 1
@@ -204,10 +241,10 @@ def evaluate(n: int, seed: int, config: PiiPolicy) -> dict:
                          "recall": round(t / (t + m), 3) if t + m else None,
                          "precision": round(t / (t + p), 3) if t + p else None}
     T, M, P = sum(tp.values()), sum(fn.values()), sum(fp.values())
-    recall, precision = T / (T + M), T / (T + P)
+    recall, precision = T / (T + M), (T / (T + P) if T + P else 0.0)
     return {"sentences": n, "seed": seed, "seconds": round(elapsed, 2), "entities": table,
             "micro": {"recall": round(recall, 3), "precision": round(precision, 3),
-                      "f1": round(2 * recall * precision / (recall + precision), 3)},
+                      "f1": round(2 * recall * precision / (recall + precision), 3) if recall + precision else 0.0},
             "slices": {k: {"recall": round(a / b, 3), "n": b} for k, (a, b) in sorted(slices.items())},
             "person_names_not_in_census_lists": {"recall": round(oov[0] / oov[1], 3) if oov[1] else None, "n": oov[1]},
             "false_positive_examples_count": {k: len(v) for k, v in fp_examples.items()},
@@ -221,8 +258,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show-fp", action="store_true", help="print false-positive texts (synthetic data)")
     args = parser.parse_args()
-    result = evaluate(args.n, args.seed, PiiPolicy())
+    config = PiiPolicy()
+    result = evaluate(args.n, args.seed, config)
     fps = result.pop("_fp_examples")
+    baseline_scanner = PresidioDefault(config.min_score)
+    baseline = evaluate(args.n, args.seed, config, baseline_scanner)
+    baseline.pop("_fp_examples")
+    result["baseline_presidio_default"] = {"entities": baseline["entities"], "micro": baseline["micro"],
+                                           "labels_outside_the_set": dict(baseline_scanner.other)}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -238,11 +281,20 @@ def main() -> None:
         o = result["person_names_not_in_census_lists"]
         print(f"  PERSON names not in the census lists        {o['recall']}  (n={o['n']})")
         m = result["micro"]
-        print(f"micro recall {m['recall']:.3f}, precision {m['precision']:.3f}")
+        print(f"micro recall {m['recall']:.3f}, precision {m['precision']:.3f}, F1 {m['f1']:.3f}")
+        b = result["baseline_presidio_default"]
+        print("baseline (Presidio default recognizers, blank spaCy):")
+        for entity, row in b["entities"].items():
+            rec = "-" if row["recall"] is None else f"{row['recall']:.3f}"
+            pre = "-" if row["precision"] is None else f"{row['precision']:.3f}"
+            print(f"  {entity:<16}{row['gold']:>6}{row['found']:>7}{row['false_positives']:>5}{rec:>8}{pre:>11}")
+        print(f"  micro recall {b['micro']['recall']:.3f}, precision {b['micro']['precision']:.3f}, "
+              f"F1 {b['micro']['f1']:.3f}; other labels it emitted: {b['labels_outside_the_set']}")
     if args.show_fp:
         for entity, texts in fps.items():
             print(entity, texts)
-    print(f"ratio: {result['micro']['f1']:.3f}")
+    base_f1 = result["baseline_presidio_default"]["micro"]["f1"]
+    print(f"ratio: {result['micro']['f1'] / base_f1:.2f}" if base_f1 else "ratio: inf")
 
 
 if __name__ == "__main__":
