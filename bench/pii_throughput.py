@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from faker import Faker  # noqa: E402
 
-from mlsecops.controls.pii import _analyzer, _context_words, analyze_text, scan_table  # noqa: E402
+from mlsecops.controls.pii import _analyzer, analyze_text, scan_table  # noqa: E402
 from mlsecops.policy import PiiPolicy  # noqa: E402
 
 BOILERPLATE = ["Screening mammogram unremarkable.", "No palpable mass on exam.", "Return in 12 months.",

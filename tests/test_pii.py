@@ -221,3 +221,19 @@ def test_scan_pii_command_prints_shapes_and_row_spans(tmp_path, patients):
     assert shown.exit_code == 0 and "###-##-####" in shown.output and "US_SSN" in shown.output
     missing = runner.invoke(app, ["scan-pii", str(tmp_path / "none.csv")])
     assert missing.exit_code != 0 and "not found" in str(missing.exception)
+
+
+def test_a_configured_spacy_pipeline_replaces_the_builtin_engine(tmp_path):
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": [{"LOWER": "zorblax"}, {"LOWER": "quenton"}]},
+                        {"label": "GPE", "pattern": "Vrellis"}])
+    nlp.to_disk(tmp_path / "my_ner")
+    config = CONFIG.model_copy(update={"nlp_engine": "spacy", "spacy_model": str(tmp_path / "my_ner"),
+                                       "gazetteers": False})
+    found = _entities("Seen with zorblax quenton from Vrellis; John Smith called.", config)
+    assert ("PERSON", "zorblax quenton") in found and ("LOCATION", "Vrellis") in found
+    assert ("PERSON", "John Smith") not in found            # the census lists are off: the model decides
+    assert ("PERSON", "John Smith") in _entities("John Smith called.", CONFIG)

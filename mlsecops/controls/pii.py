@@ -238,7 +238,7 @@ def shape(text: str, limit: int = 40) -> str:
     return "".join(out) + ("…" if len(text) > limit else "")
 
 
-def _declared(column: str, config: PiiPolicy, identity: set[str], free_text: set[str]) -> str | None:
+def _declared(column: str, identity: set[str], free_text: set[str]) -> str | None:
     if column in identity:
         return "identity"
     if column in free_text:
@@ -290,7 +290,7 @@ def scan_table(frame: pd.DataFrame, config: PiiPolicy, *, identity_columns: Iter
         series = frame[name]
         dtype = str(series.dtype)
         report = ColumnReport(name, dtype, "non_text", len(series), int(series.notna().sum()),
-                              declared=_declared(name, config, identity, free_text))
+                              declared=_declared(name, identity, free_text))
         columns[name] = report
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             continue  # provably non-text: numbers and booleans carry no names, emails or SSNs
