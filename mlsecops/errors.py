@@ -23,3 +23,7 @@ class SignatureError(MlsecopsError):
 
 class PromotionRefused(MlsecopsError):
     """Promotion was refused; the message lists every reason."""
+
+
+class ArtifactError(MlsecopsError):
+    """An artifact is missing, unsafe to load, or not the one that was signed and attested."""

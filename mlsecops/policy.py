@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -50,6 +50,17 @@ class SigningPolicy(Section):
     identity: str = Field("trainer", min_length=1, description="identity whose key signs models")
 
 
+ArtifactFormat = Literal["safetensors", "json", "text", "parquet", "empty"]
+ArtifactScanner = Literal["picklescan", "fickling", "modelscan"]
+
+
+class ScanningPolicy(Section):
+    allowed_formats: tuple[ArtifactFormat, ...] = Field(
+        ("safetensors", "json"), min_length=1, description="non-executable formats allowed, judged by content")
+    scanners: tuple[ArtifactScanner, ...] = Field(
+        ("picklescan", "fickling", "modelscan"), min_length=1, description="scanners that must run on every artifact")
+
+
 class PromotionPolicy(Section):
     alias: str = Field("production", min_length=1)
 
@@ -60,6 +71,7 @@ class Policy(Section):
     validation: ValidationPolicy = ValidationPolicy()
     training: TrainingPolicy = TrainingPolicy()
     signing: SigningPolicy = SigningPolicy()
+    scanning: ScanningPolicy = ScanningPolicy()
     promotion: PromotionPolicy = PromotionPolicy()
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
