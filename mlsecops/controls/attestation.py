@@ -174,7 +174,7 @@ def read_statement(path: Path) -> tuple[dict[str, Any], Any]:
         statement = json.loads(envelope.payload)
     except FileNotFoundError:
         raise SignatureError(f"provenance {path} does not exist: sign the model again") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SignatureError(f"provenance {path} is malformed: {type(exc).__name__}: {exc}") from None
     return statement, envelope
 
