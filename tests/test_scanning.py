@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from mlsecops.controls._formats import detect_format
 from mlsecops.controls.scanning import evaluate_artifact_safe, scan_path
 from mlsecops.errors import ArtifactError
+from mlsecops.fileio import folder_digest
 from mlsecops.policy import ScanningPolicy
 
 POLICY = ScanningPolicy()
@@ -140,12 +141,11 @@ def test_evaluation_follows_the_policy_not_the_recorded_verdict(tmp_path):
     evidence_missing = dict(evidence, scanners={k: v for k, v in evidence["scanners"].items() if k != "fickling"})
     outcome = evaluate_artifact_safe(evidence_missing, relaxed)
     assert not outcome.passed and "'fickling' required by policy" in outcome.detail
-    # a clean scan only counts for the files that were signed
-    signed = {e["path"]: e["sha256"] for e in evidence["files"]}
-    assert evaluate_artifact_safe(evidence, relaxed, signed_manifest=signed).passed
-    signed["model.safetensors"] = "0" * 64
-    outcome = evaluate_artifact_safe(evidence, relaxed, signed_manifest=signed)
-    assert not outcome.passed and "not the signed model" in outcome.detail
+    # a clean scan only counts for the model that was scanned
+    assert evaluate_artifact_safe(evidence, relaxed, expected_digest=folder_digest(model)).passed
+    (model / "model.json").write_text('{"architecture": "other"}')
+    outcome = evaluate_artifact_safe(evidence, relaxed, expected_digest=folder_digest(model))
+    assert not outcome.passed and "are not the model being signed or promoted" in outcome.detail
 
 
 def test_empty_folder_and_missing_path(tmp_path):

@@ -22,7 +22,7 @@ from mlsecops.controls import _formats
 from mlsecops.controls._scanners import SCANNERS, Finding, FormatAllowlist, Scanner
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, CheckOutcome
 from mlsecops.errors import ArtifactError
-from mlsecops.fileio import sha256_file
+from mlsecops.fileio import canonical_json, sha256_bytes, sha256_file
 from mlsecops.policy import ScanningPolicy
 
 CHECK = "artifact_safe"
@@ -66,6 +66,11 @@ class ScanReport:
     @property
     def manifest(self) -> dict[str, str | None]:
         return {f.path: f.sha256 for f in self.files}
+
+    @property
+    def digest(self) -> str:
+        """The folder digest of what was scanned (equals `fileio.folder_digest` of a clean folder)."""
+        return sha256_bytes(canonical_json(self.manifest))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -127,8 +132,7 @@ def scan_path(path: Path | str, policy: ScanningPolicy | None = None, *,
                       tuple(reasons))
 
 
-def _reasons(evidence: dict[str, Any], policy: ScanningPolicy,
-             signed_manifest: dict[str, str] | None = None) -> list[str]:
+def _reasons(evidence: dict[str, Any], policy: ScanningPolicy, expected_digest: str | None = None) -> list[str]:
     """Every reason the scanned artifact is unsafe under `policy`, recomputed from the evidence."""
     reasons: list[str] = []
     files = evidence.get("files") or []
@@ -146,23 +150,22 @@ def _reasons(evidence: dict[str, Any], policy: ScanningPolicy,
         for finding in entry.get("findings") or []:
             if finding.get("blocking") and finding.get("scanner") != "format":
                 reasons.append(f"{where}: {finding.get('scanner')}: {finding.get('reason')}")
-    if signed_manifest is not None:
-        scanned = {e.get("path"): e.get("sha256") for e in files}
-        if scanned != dict(signed_manifest):
-            diff = sorted(set(scanned.items()) ^ set(signed_manifest.items()))
-            names = sorted({name for name, _ in diff})
-            reasons.append(f"the scanned files are not the signed model: {', '.join(map(str, names[:5]))} differ")
+    if expected_digest is not None:
+        scanned = sha256_bytes(canonical_json({e.get("path"): e.get("sha256") for e in files}))
+        if scanned != expected_digest:
+            reasons.append(f"the scanned files (digest {scanned[:12]}…) are not the model being signed or "
+                           f"promoted ({expected_digest[:12]}…): scan it again")
     return reasons
 
 
 def evaluate_artifact_safe(evidence: dict[str, Any], policy: ScanningPolicy, *,
-                           signed_manifest: dict[str, str] | None = None) -> CheckOutcome:
+                           expected_digest: str | None = None) -> CheckOutcome:
     """The `artifact_safe` check, recomputed from a scan's evidence dict under the current policy.
 
-    With `signed_manifest` (path -> sha256 from the signature bundle) the scan must also have
-    covered exactly the signed files, so a clean scan of another artifact does not count.
+    With `expected_digest` (a folder digest, `fileio.folder_digest`) the scan must also have
+    covered exactly that model's files, so a clean scan of another artifact does not count.
     """
-    reasons = _reasons(evidence, policy, signed_manifest)
+    reasons = _reasons(evidence, policy, expected_digest)
     unsafe_files = {r.split(":", 1)[0] for r in reasons}
     detail = ("; ".join(reasons) if reasons else
               f"{len(evidence.get('files') or [])} file(s) are {'/'.join(policy.allowed_formats)} by content "
