@@ -63,10 +63,12 @@ def _datasets(view: EvidenceView) -> dict[str, str]:
 
 
 def expected_materials(view: EvidenceView) -> Materials:
-    """What the provenance must list, from the (digest-verified) evidence of the steps that made it."""
+    """What the provenance must list: the (digest-verified) evidence of the steps that made the model,
+    and the digest of the SBOM file as it is now (an SBOM edited after signing no longer matches)."""
     recorded = view.data("signed_model")["supply_chain"]
-    return Materials(_datasets(view), recorded["sbom"]["sha256"], view.data("trained_model")["policy_sha256"],
-                     recorded.get("git_commit"))
+    sbom = Path(recorded["sbom"]["path"])
+    return Materials(_datasets(view), sha256_file(sbom) if sbom.is_file() else "missing",
+                     view.data("trained_model")["policy_sha256"], recorded.get("git_commit"))
 
 
 def attest(ctx: StageContext, folder: Path, identity: str) -> dict[str, Any]:
