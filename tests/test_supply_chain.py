@@ -243,3 +243,18 @@ def test_scan_artifact_cli(run, tmp_path):
     bad = _cli(tmp_path / "home", "scan-artifact", str(hostile))
     assert bad.returncode == 1 and "content is pickle" in bad.stderr and "posix.system" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_project_code_never_unpickles():
+    """The only loader is load_verified_model: no torch.load without weights_only, no pickle loads."""
+    import re
+
+    root = Path(__file__).parents[1] / "mlsecops"
+    offenders = []
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"torch\.load\([^)]*\)", text):
+            if "weights_only=True" not in match.group(0):
+                offenders.append(f"{path.name}: {match.group(0)}")
+        offenders += [f"{path.name}: {m}" for m in re.findall(r"(?:pickle|joblib|dill|cloudpickle)\.loads?\(", text)]
+    assert offenders == []
