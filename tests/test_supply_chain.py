@@ -154,6 +154,9 @@ TAMPER = {  # case -> (tamper, what promotion's reason must say, what the loader
     "weights byte flipped": (_flip, "model.safetensors changed", "model.safetensors changed"),
     "file added": (lambda p, e: (p["model"] / "extra.pkl").write_bytes(pickle.dumps(_Exploit())),
                    "extra.pkl was added", "extra.pkl was added"),
+    "file added where model-signing does not look": (
+        lambda p, e: (p["model"] / ".gitattributes").write_text("* filter=evil\n"),
+        ".gitattributes was added", ".gitattributes was added"),
     "file removed": (lambda p, e: (p["model"] / "model.json").unlink(), "model.json is missing",
                      "model.json is missing"),
     "file renamed": (lambda p, e: (p["model"] / "model.json").rename(p["model"] / "config.json"),
@@ -163,7 +166,8 @@ TAMPER = {  # case -> (tamper, what promotion's reason must say, what the loader
     "bundle of another model replayed": (_replay_bundle, "model.json changed", "model.json changed"),
     "model and bundle of another model replayed": (_replay_model_and_bundle, "not the trained model",
                                                    "a valid bundle of another model"),
-    "provenance altered": (_alter_provenance, "is not signed by a trusted key", "is not signed by a trusted key"),
+    "provenance altered": (_alter_provenance, "statement was altered after signing",
+                           "statement was altered after signing"),
     "evidence altered after signing": (_alter_evidence, "altered after it was written", "altered after it was written"),
     "SBOM altered after signing": (_alter_sbom, "SBOM", "material 'sbom'"),
 }

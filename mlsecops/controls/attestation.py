@@ -198,10 +198,15 @@ def verify_attestation(path: Path, trusted_keys: list[Path], *, model_dir: Path 
         raise SignatureError(f"no trusted keys given to verify provenance {path}")
     try:
         accepted = envelope.verify(keys, 1)
-    except (VerificationError, ValueError) as exc:
-        signers = ", ".join(k[:12] for k in envelope.signatures) or "nobody"
-        raise SignatureError(f"provenance {path} is not signed by a trusted key (signed by keyid {signers}; "
-                             f"trusted: {', '.join(k.keyid[:12] for k in keys)}): {exc}") from None
+    except (VerificationError, ValueError):
+        signers = list(envelope.signatures)
+        if any(k.keyid in signers for k in keys):
+            raise SignatureError(f"provenance {path} does not verify: its signature by trusted keyid "
+                                 f"{signers[0][:12]}… does not match its content (the statement was altered "
+                                 f"after signing)") from None
+        raise SignatureError(f"provenance {path} is not signed by a trusted key (signed by keyid "
+                             f"{', '.join(k[:12] for k in signers) or 'nobody'}; trusted: "
+                             f"{', '.join(k.keyid[:12] for k in keys)})") from None
     if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
         raise SignatureError(f"provenance {path} is not an in-toto v1 statement with a SLSA v1 predicate")
     subjects = statement.get("subject") or []

@@ -199,6 +199,12 @@ def verify_model(model_dir: Path, bundle: Path, public_key: Path) -> SignedModel
         raise SignatureError(f"signature of {model_dir} does not verify with {Path(public_key).name}: "
                              f"{_explain(model_dir, bundle) or first}") from None
     manifest = signed_manifest(bundle)
+    # model-signing skips paths it ignores by default (.git, .gitignore, .github, .gitattributes):
+    # anything in the folder that the signature does not cover is an addition, and refused
+    present = {p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file() or p.is_symlink()}
+    if extra := sorted(present - set(manifest)):
+        raise SignatureError(f"signature of {model_dir} does not cover {', '.join(extra[:5])}: "
+                             f"{extra[0]} was added after signing")
     return SignedModel(manifest, sha256_bytes(canonical_json(manifest)), sha256_file(bundle))
 
 
