@@ -107,7 +107,8 @@ def _signed_model(ctx: StageContext) -> StageResult:
     model = ctx.upstream("trained_model").data["model"]
     folder = Path(model["path"])
     identity = ctx.policy.signing.identity
-    ctx.upstream("model_scan")
+    if ctx.upstream("model_scan").data["model"]["sha256"] != model["sha256"]:
+        raise SignatureError(f"model_scan scanned another model than {folder}: re-run model_scan before signing")
     bundle = sign_model(folder, ctx.keys.private_key(identity))
     signed = verify_trusted(folder, bundle, ctx.keys, identity)
     if signed.digest != model["sha256"]:
