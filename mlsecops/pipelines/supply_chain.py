@@ -19,7 +19,7 @@ from mlsecops.controls.attestation import (CHECK as PROVENANCE_CHECK, Materials,
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, CheckOutcome
 from mlsecops.controls.sbom import write_environment_sbom
 from mlsecops.controls.scanning import CHECK as SCAN_CHECK, evaluate_artifact_safe, scan_path
-from mlsecops.errors import SignatureError
+from mlsecops.errors import EvidenceError, SignatureError
 from mlsecops.fileio import sha256_file
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
 from mlsecops.policy import Policy
@@ -62,10 +62,18 @@ def _datasets(view: EvidenceView) -> dict[str, str]:
             f"table:{trained['dataset']['step']}": trained["dataset"]["sha256"]}
 
 
+def _recorded(view: EvidenceView) -> dict[str, Any]:
+    recorded = view.data("signed_model").get("supply_chain")
+    if not recorded:
+        raise EvidenceError("signed_model evidence has no SBOM/provenance record (written before supply-chain "
+                            "attestation existed): re-run the pipeline from signed_model")
+    return recorded
+
+
 def expected_materials(view: EvidenceView) -> Materials:
     """What the provenance must list: the (digest-verified) evidence of the steps that made the model,
     and the digest of the SBOM file as it is now (an SBOM edited after signing no longer matches)."""
-    recorded = view.data("signed_model")["supply_chain"]
+    recorded = _recorded(view)
     sbom = Path(recorded["sbom"]["path"])
     return Materials(_datasets(view), sha256_file(sbom) if sbom.is_file() else "missing",
                      view.data("trained_model")["policy_sha256"], recorded.get("git_commit"))
@@ -88,8 +96,7 @@ def attest(ctx: StageContext, folder: Path, identity: str) -> dict[str, Any]:
 
 
 def _check_provenance(view: EvidenceView, policy: Policy) -> CheckOutcome:
-    signed = view.data("signed_model")
-    recorded, identity = signed["supply_chain"], signed["signature"]["identity"]
+    recorded, identity = _recorded(view), view.data("signed_model")["signature"]["identity"]
     sbom, prov = Path(recorded["sbom"]["path"]), Path(recorded["provenance"]["path"])
     problems = []
     if not sbom.is_file() or sha256_file(sbom) != recorded["sbom"]["sha256"]:
@@ -117,7 +124,7 @@ PROVENANCE_VERIFIED = CheckSpec(PROVENANCE_CHECK, "The SLSA provenance is signed
 # -- after signing: promotion and loading --------------------------------------------------------
 def verify_registered_supply_chain(ctx: StageContext, run_id: str, model_dir: Path, tmp: Path) -> dict[str, Any]:
     """Check the provenance and SBOM logged with the registered version against its own model files."""
-    recorded = ctx.data("signed_model")["supply_chain"]
+    recorded = _recorded(ctx)
     identity = ctx.data("signed_model")["signature"]["identity"]
     prov = ctx.tracker.download(run_id, f"signature/{PROVENANCE_FILE}", tmp)
     sbom = ctx.tracker.download(run_id, f"signature/{SBOM_FILE}", tmp)
@@ -144,5 +151,5 @@ def load_pipeline_model(view: EvidenceView, policy: Policy | None = None):
             raise SignatureError(f"refusing to load {trained['model']['path']}: {outcome.detail}")
     return load_verified_model(Path(trained["model"]["path"]), Path(signed["signature"]["bundle"]), view.keys,
                                identity=signed["signature"]["identity"], expected_digest=trained["model"]["sha256"],
-                               provenance=Path(signed["supply_chain"]["provenance"]["path"]),
+                               provenance=Path(_recorded(view)["provenance"]["path"]),
                                materials=expected_materials(view))
