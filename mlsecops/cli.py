@@ -78,10 +78,13 @@ def verify(model_dir: Path = typer.Argument(..., help="model folder"),
            identity: str = typer.Option("trainer", help="identity whose public key must have signed"),
            public_key: Optional[Path] = typer.Option(None, help="public key PEM (default: the identity's)")) -> None:
     """Verify a signed model folder; exit 0 if it verifies, 1 with the reason if not."""
-    from mlsecops.controls.signing import KeyRing, signature_path, verify_model
+    from mlsecops.controls.signing import KeyRing, signature_path, verify_model, verify_trusted
 
-    key = public_key or KeyRing(Home.from_env().keys).public_key(identity)
-    signed = verify_model(model_dir, signature or signature_path(model_dir), key)
+    bundle = signature or signature_path(model_dir)
+    if public_key:
+        signed = verify_model(model_dir, bundle, public_key)
+    else:  # any key the trust file accepts for the identity
+        signed = verify_trusted(model_dir, bundle, KeyRing(Home.from_env().keys), identity)
     console.print(f"[green]verified[/] {model_dir}: {len(signed.manifest)} files, digest {signed.digest}")
 
 
@@ -167,3 +170,64 @@ def scan_pii(table_file: Path = typer.Argument(..., help="a .csv or .parquet fil
         console.print(spans_table)
     found = report.pii_columns()
     console.print(f"{len(found)} column(s) with PII: {', '.join(found) or 'none'}")
+@app.command("scan-artifact")
+def scan_artifact(path: Path = typer.Argument(..., help="file or folder to scan"),
+                  as_json: bool = typer.Option(False, "--json", help="print the scan report as JSON")) -> None:
+    """Scan a file or folder: allowed formats by content, then picklescan, fickling and modelscan.
+
+    Exit 0 when every file is safe under the policy's `scanning` section, 1 with the reasons if not.
+    """
+    from mlsecops.controls.scanning import scan_path
+    from mlsecops.policy import load_policy
+
+    with console.status(f"scanning {path}…") as status:
+        report = scan_path(path, load_policy().scanning, progress=lambda rel: status.update(f"scanning {rel}"))
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        table = Table(title=f"scan of {path}", title_justify="left")
+        for col in ("file", "format (by content)", "findings"):
+            table.add_column(col, overflow="fold")
+        for f in report.files:
+            findings = "; ".join(f"{x.scanner}: {x.reason}" for x in f.findings) or "[green]none[/]"
+            table.add_row(f.path, f.format, findings)
+        console.print(table)
+    if not report.safe:
+        _fail(f"{path} is unsafe: " + " | ".join(report.reasons))
+    err_console.print(f"[green]safe[/] {path}: {len(report.files)} file(s), scanners {', '.join(report.scanners)}")
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys and the trust file (key rotation).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Print every trusted public key (identity, fingerprint, added)."""
+    from mlsecops.controls.signing import KeyRing
+
+    ring = KeyRing(Home.from_env().keys)
+    table = Table(title=f"trusted keys ({ring.trust_file})", title_justify="left")
+    for col in ("identity", "fingerprint", "added"):
+        table.add_column(col)
+    for k in ring.trust_entries():
+        table.add_row(k["identity"], k["fingerprint"], k.get("added", ""))
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(identity: str = typer.Argument(..., help="identity whose key pair to replace")) -> None:
+    """Retire the identity's key pair and trust a new one (the old key stays trusted until untrusted)."""
+    from mlsecops.controls.signing import KeyRing
+
+    fingerprint = KeyRing(Home.from_env().keys).rotate(identity)
+    console.print(f"new key for '{identity}': {fingerprint}; untrust the old one with `mlsecops keys untrust FP`")
+
+
+@keys_app.command("untrust")
+def keys_untrust(fingerprint: str = typer.Argument(..., help="fingerprint (at least 12 hex digits)")) -> None:
+    """Remove a key from the trust file: signatures by it no longer verify."""
+    from mlsecops.controls.signing import KeyRing
+
+    for fp in KeyRing(Home.from_env().keys).untrust(fingerprint):
+        console.print(f"untrusted {fp}")

@@ -27,3 +27,7 @@ class PromotionRefused(MlsecopsError):
 
 class PiiError(MlsecopsError):
     """PII scanning or redaction cannot run as configured (missing NLP model, bad column, key)."""
+
+
+class ArtifactError(MlsecopsError):
+    """An artifact is missing, unsafe to load, or not the one that was signed and attested."""

@@ -50,6 +50,17 @@ class SigningPolicy(Section):
     identity: str = Field("trainer", min_length=1, description="identity whose key signs models")
 
 
+ArtifactFormat = Literal["safetensors", "json", "text", "parquet", "empty"]
+ArtifactScanner = Literal["picklescan", "fickling", "modelscan"]
+
+
+class ScanningPolicy(Section):
+    allowed_formats: tuple[ArtifactFormat, ...] = Field(
+        ("safetensors", "json"), min_length=1, description="non-executable formats allowed, judged by content")
+    scanners: tuple[ArtifactScanner, ...] = Field(
+        ("picklescan", "fickling", "modelscan"), min_length=1, description="scanners that must run on every artifact")
+
+
 class PromotionPolicy(Section):
     alias: str = Field("production", min_length=1)
 
@@ -93,6 +104,7 @@ class Policy(Section):
     validation: ValidationPolicy = ValidationPolicy()
     training: TrainingPolicy = TrainingPolicy()
     signing: SigningPolicy = SigningPolicy()
+    scanning: ScanningPolicy = ScanningPolicy()
     promotion: PromotionPolicy = PromotionPolicy()
     pii: PiiPolicy = PiiPolicy()
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -19,9 +19,9 @@ def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
 def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     result = env.run("patients")
     assert result.success, step_failures(result)
-    assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "trained_model", "signed_model",
-                                    "promotion"}
-    assert all(check_results(result).values()) and len(check_results(result)) == 6
+    assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
+                                    "signed_model", "promotion"}
+    assert all(check_results(result).values()) and len(check_results(result)) == 8
     tracker = env.tracker()
     assert tracker.alias_version("patients", "production") == "1"
 
@@ -29,10 +29,11 @@ def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     assert decision["promoted"] and decision["version"] == "1"
     assert {c["check"] for c in decision["checks"]} == {"validation_suite", "no_unredacted_pii", "no_unexpected_pii",
                                                        "identity_columns_not_in_features", "model_quality",
-                                                       "signature_verifies"}
+                                                       "artifact_safe", "signature_verifies", "provenance_verified"}
 
     # Retrain (version 2) without promoting, then flip one byte of the registered weights.
-    result = env.run("patients", ["raw_data", "validated_data", "redacted_data", "trained_model", "signed_model"])
+    result = env.run("patients", ["raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
+                                  "signed_model"])
     assert result.success, step_failures(result)
     weights = _mlflow_model_file(env, "patients", "2")
     data = bytearray(weights.read_bytes())

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, CheckOutcome
-from mlsecops.controls.signing import verify_model
+from mlsecops.controls.signing import verify_trusted
 from mlsecops.errors import MlsecopsError, PromotionRefused
 from mlsecops.fileio import sha256_file
 from mlsecops.pipelines.spec import StageContext
+from mlsecops.pipelines.supply_chain import verify_registered_supply_chain
 
 
 def reverify_checks(ctx: StageContext) -> tuple[list[CheckOutcome], list[str]]:
@@ -62,13 +63,15 @@ def verify_registered_version(ctx: StageContext) -> dict[str, Any]:
         bundle = ctx.tracker.download(run_id, f"signature/{Path(sig['bundle']).name}", tmp)
         if sha256_file(bundle) != sig["bundle_sha256"]:
             raise PromotionRefused("the signature bundle logged to MLflow differs from the one in the evidence")
-        signed = verify_model(model_dir, bundle, ctx.keys.public_key(sig["identity"]))
+        signed = verify_trusted(model_dir, bundle, ctx.keys, sig["identity"])
+        supply_chain = verify_registered_supply_chain(ctx, run_id, model_dir, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not signed.digest == sig["signed_digest"] == trained["model"]["sha256"]:
         raise PromotionRefused(f"registered version {version} has digest {signed.digest[:12]}…, but the trained and "
                                f"signed model is {trained['model']['sha256'][:12]}…")
-    return {"version": version, "run_id": run_id, "model_sha256": signed.digest, "identity": sig["identity"]}
+    return {"version": version, "run_id": run_id, "model_sha256": signed.digest, "identity": sig["identity"],
+            **supply_chain}
 
 
 def promote(ctx: StageContext) -> dict[str, Any]:
