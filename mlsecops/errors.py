@@ -31,3 +31,7 @@ class PiiError(MlsecopsError):
 
 class ArtifactError(MlsecopsError):
     """An artifact is missing, unsafe to load, or not the one that was signed and attested."""
+
+
+class AuditError(MlsecopsError):
+    """The audit log cannot be opened, read or written."""

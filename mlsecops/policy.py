@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlsecops.errors import PolicyError
 from mlsecops.fileio import canonical_json, sha256_bytes
@@ -98,6 +98,26 @@ class PiiPolicy(Section):
     key_name: str = Field("pii-hmac", pattern=r"^[A-Za-z0-9_.-]+$", description="HMAC key file under keys/")
 
 
+class ApprovalPolicy(Section):
+    required: int = Field(1, ge=1, le=20, description="distinct identities whose valid approval promotion needs")
+    required_roles: tuple[str, ...] = Field(("release-manager",), description="each needs one valid approval")
+    roles: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {"release-manager": ("demo-approver",)},
+                                              description="role -> identities that hold it")
+    max_validity_hours: float = Field(168.0, gt=0, description="longest an approval may be valid")
+    max_clock_skew_seconds: float = Field(300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _roles_defined(self) -> "ApprovalPolicy":
+        undefined = [r for r in self.required_roles if r not in self.roles]
+        if undefined:
+            raise ValueError(f"required_roles {undefined} are not defined in approvals.roles")
+        return self
+
+
+class AuditPolicy(Section):
+    checkpoint_every: int = Field(1000, ge=1, description="sign the log head every N records")
+
+
 class Policy(Section):
     version: int = Field(1, ge=1, le=1)
     source: SourcePolicy = SourcePolicy()
@@ -107,6 +127,8 @@ class Policy(Section):
     scanning: ScanningPolicy = ScanningPolicy()
     promotion: PromotionPolicy = PromotionPolicy()
     pii: PiiPolicy = PiiPolicy()
+    approvals: ApprovalPolicy = ApprovalPolicy()
+    audit: AuditPolicy = AuditPolicy()
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def for_pipeline(self, name: str) -> "Policy":

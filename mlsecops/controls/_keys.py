@@ -1,0 +1,92 @@
+"""Sign and verify small payloads (approvals, audit checkpoints) with per-identity EC keys.
+
+    signer = PayloadSigner(home.keys)
+    sig = signer.sign("demo-approver", payload)          # base64 DER ECDSA-P256/SHA-256
+    signer.verify("demo-approver", payload, sig)         # raises SignatureError
+
+Keys live as `<identity>.pem` (mode 0600) and `<identity>.pub` in one folder, the layout of
+`mlsecops.controls.signing.KeyRing`; a private key is generated on first use by its owner, while
+verification never creates a key (an unknown identity is an error).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mlsecops.errors import SignatureError
+from mlsecops.fileio import sha256_file, write_bytes_atomic
+
+
+def check_identity(identity: str) -> str:
+    if not identity or not identity.replace("-", "").replace("_", "").isalnum() or not identity.isascii():
+        raise SignatureError(f"identity '{identity}' must be ASCII letters, digits, '-' or '_'")
+    return identity
+
+
+class PayloadSigner:
+    """ECDSA P-256 signatures over bytes, keyed by identity name."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._public: dict[str, ec.EllipticCurvePublicKey] = {}
+
+    def private_key_path(self, identity: str) -> Path:
+        """The identity's private key, generating the pair on first use."""
+        pem = self.folder / f"{check_identity(identity)}.pem"
+        if not pem.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.folder, 0o700)
+            key = ec.generate_private_key(ec.SECP256R1())
+            write_bytes_atomic(pem, key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption()), mode=0o600)
+            write_bytes_atomic(self.folder / f"{identity}.pub", key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), mode=0o644)
+        return pem
+
+    def public_key_path(self, identity: str) -> Path:
+        pub = self.folder / f"{check_identity(identity)}.pub"
+        if not pub.exists():
+            raise SignatureError(f"no public key for identity '{identity}' in {self.folder}")
+        return pub
+
+    def fingerprint(self, identity: str) -> str:
+        """sha256 of the identity's public key file."""
+        return sha256_file(self.public_key_path(identity))
+
+    def sign(self, identity: str, payload: bytes) -> str:
+        key = self._private.get(identity)
+        if key is None:
+            path = self.private_key_path(identity)
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (OSError, ValueError, TypeError) as exc:
+                raise SignatureError(f"private key {path} of '{identity}' is unreadable: {exc}") from None
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise SignatureError(f"private key {path} of '{identity}' is not an EC key")
+            self._private[identity] = key
+        return base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+
+    def verify(self, identity: str, payload: bytes, signature: str) -> None:
+        """Raise SignatureError unless `signature` is `identity`'s signature over `payload`."""
+        key = self._public.get(identity)
+        if key is None:
+            path = self.public_key_path(identity)
+            try:
+                key = serialization.load_pem_public_key(path.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise SignatureError(f"public key {path} of '{identity}' is unreadable: {exc}") from None
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise SignatureError(f"public key {path} of '{identity}' is not an EC key")
+            self._public[identity] = key
+        try:
+            key.verify(base64.b64decode(signature, validate=True), payload, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError, TypeError):
+            raise SignatureError(f"signature does not verify with the public key of '{identity}'") from None
