@@ -60,13 +60,18 @@ def run(pipeline: list[str] = typer.Option(None, "--pipeline", "-p", help="pipel
         table.add_column("status")
         table.add_column("checks", overflow="fold")
         table.add_column("key figure", overflow="fold")
-        colors = {"ok": "green", "FAILED": "red", "BLOCKED": "red", "skipped": "yellow", "not run": "dim"}
+        colors = {"ok": "green", "FAILED": "red", "BLOCKED": "red", "skipped": "yellow", "not run": "dim",
+                  "awaiting approval": "yellow"}
         for step, state, checks, figure in summary.rows:
             table.add_row(step, f"[{colors.get(state, 'white')}]{state}[/]", checks, figure)
         console.print(table)
         for line in summary.errors:
             err_console.print(f"[red]✘[/] {line}", highlight=False)
-        failed |= not summary.success
+        if summary.awaiting_approval:
+            console.print(f"[yellow]{name}: promotion awaits approval[/] — an approver who is not the trainer runs "
+                          f"`mlsecops approve -p {name} --model $(mlsecops candidate -p {name}) --identity NAME`, "
+                          f"then `mlsecops promote -p {name}`")
+        failed |= not (summary.success or (summary.awaiting_approval and not summary.errors))
     console.print(f"evidence: {home.evidence}   UI: make ui  (dagster dev -w workspace.yaml)")
     if failed:
         raise typer.Exit(1)
@@ -231,3 +236,165 @@ def keys_untrust(fingerprint: str = typer.Argument(..., help="fingerprint (at le
 
     for fp in KeyRing(Home.from_env().keys).untrust(fingerprint):
         console.print(f"untrusted {fp}")
+
+
+# -- release: candidate, approve, promote, rollback ------------------------------------------------
+def _view(pipeline: str):
+    from mlsecops.controls.signing import KeyRing
+    from mlsecops.evidence import EvidenceStore
+    from mlsecops.pipelines.registry import get_pipeline
+    from mlsecops.pipelines.spec import EvidenceView
+
+    home = Home.from_env().ensure()
+    return home, EvidenceView(get_pipeline(pipeline), EvidenceStore(home.evidence), KeyRing(home.keys))
+
+
+def _audit_log(home: Home, policy=None):
+    from mlsecops.controls._keys import PayloadSigner
+    from mlsecops.controls.audit import AuditLog
+
+    every = policy.audit.checkpoint_every if policy is not None else 1000
+    return AuditLog.open(home.audit_db, PayloadSigner(home.keys), checkpoint_every=every)
+
+
+@app.command()
+def candidate(pipeline: str = typer.Option("patients", "--pipeline", "-p", help="pipeline name"),
+              as_json: bool = typer.Option(False, "--json", help="print the model, trainer and evidence set")) -> None:
+    """Print the digest of the model up for release (what `approve --model` names)."""
+    from mlsecops.pipelines.promotion import candidate as current
+
+    _, view = _view(pipeline)
+    cand = current(view)
+    print(json.dumps(cand, indent=2) if as_json else cand["model_sha256"])
+
+
+@app.command()
+def approve(pipeline: str = typer.Option(..., "--pipeline", "-p", help="pipeline name"),
+            model: str = typer.Option(..., "--model", help="digest of the model you approve (12+ hex characters)"),
+            identity: str = typer.Option(..., "--identity", help="your identity: its key signs the approval"),
+            role: Optional[str] = typer.Option(None, "--role", help="role you approve in (default: your first)"),
+            comment: str = typer.Option("", "--comment", help="why"),
+            hours: Optional[float] = typer.Option(None, "--hours", help="validity (default 24, at most the policy's)")
+            ) -> None:
+    """Sign an approval of the candidate model and its evidence set, file it and log it."""
+    from datetime import timedelta
+
+    from mlsecops.controls._keys import PayloadSigner
+    from mlsecops.controls.approvals import review_approvals, save_approval, sign_approval
+    from mlsecops.policy import load_policy
+    from mlsecops.pipelines.promotion import candidate as current
+
+    home, view = _view(pipeline)
+    policy = load_policy().for_pipeline(pipeline)
+    cand = current(view)
+    if len(model) < 12 or not cand["model_sha256"].startswith(model.lower()):
+        _fail(f"model {model} is not the candidate of '{pipeline}': the newest trained and signed model is "
+              f"{cand['model_sha256']} (`mlsecops candidate -p {pipeline}`); approve that exact digest")
+    if role is None:
+        held = [r for r, members in policy.approvals.roles.items() if identity in members]
+        if not held:
+            _fail(f"identity '{identity}' holds no role in the policy's approvals.roles "
+                  f"({json.dumps({r: list(m) for r, m in policy.approvals.roles.items()})})")
+        role = held[0]
+    signer = PayloadSigner(home.keys)
+    valid = min(hours or 24.0, policy.approvals.max_validity_hours)
+    approval = sign_approval(signer, pipeline=pipeline, model_sha256=cand["model_sha256"],
+                             evidence_sha256=cand["evidence_sha256"], identity=identity, role=role,
+                             valid_for=timedelta(hours=valid), comment=comment)
+    review = review_approvals({**cand, "approvals": [approval.to_dict()]}, policy.approvals, signer)
+    verdict = review.verdicts[0]
+    log = _audit_log(home, policy)
+    if not verdict.accepted:
+        log.append("approval", pipeline=pipeline, actor=identity, subject=cand["model_sha256"],
+                   data={**approval.to_dict(), "filed": False, "reasons": list(verdict.reasons)})
+        log.checkpoint()
+        _fail(f"approval by '{identity}' would not count, so it was not filed: " + "; ".join(verdict.reasons))
+    path = save_approval(home.approvals, approval)
+    rec = log.append("approval", pipeline=pipeline, actor=identity, subject=cand["model_sha256"],
+                     data={**approval.to_dict(), "filed": True, "file": str(path)})
+    log.checkpoint()
+    console.print(f"[green]approved[/] {pipeline} model {cand['model_sha256']} (version {cand['version']}) as "
+                  f"'{identity}' ({role}) until {approval.expires_at}; filed {path}, audit #{rec.seq}")
+    console.print(f"next: `mlsecops promote -p {pipeline}` (or the Dagster sensor {pipeline}_approval_sensor)")
+
+
+@app.command()
+def promote(pipeline: str = typer.Option(..., "--pipeline", "-p", help="pipeline name")) -> None:
+    """Run `<pipeline>/promotion` through Dagster: re-verify everything, require approvals, move the alias."""
+    from mlsecops.runner import run_pipeline
+
+    home = Home.from_env().ensure()
+    summary = run_pipeline(pipeline, home, steps=["promotion"])
+    for step, state, _checks, figure in summary.rows:
+        color = "green" if state == "ok" else "red"
+        console.print(f"{pipeline}/{step}: [{color}]{state}[/] {figure}", highlight=False)
+    if not summary.success:
+        message = next((e for e in summary.errors), f"{pipeline}/promotion refused")
+        _fail(message)
+
+
+@app.command()
+def rollback(pipeline: str = typer.Option(..., "--pipeline", "-p", help="pipeline name"),
+             identity: str = typer.Option("promoter", "--identity", help="who rolls back: its key signs the record"),
+             reason: str = typer.Option("", "--reason", help="why (kept in the audit log)")) -> None:
+    """Move the production alias back to the version promoted before the current one (signed, logged)."""
+    import logging
+    import uuid
+
+    from mlsecops.pipelines import promotion
+    from mlsecops.pipelines.registry import get_pipeline
+    from mlsecops.resources import MlflowResource, MlsecopsResource
+
+    spec = get_pipeline(pipeline)
+    ctx = MlsecopsResource().stage_context(spec, f"rollback-{uuid.uuid4()}", MlflowResource(),
+                                           logging.getLogger("mlsecops"))
+    decision = promotion.rollback(ctx, identity=identity, reason=reason)
+    console.print(f"[green]rolled back[/] '{decision['alias']}' of {pipeline}: version {decision['from_version']} -> "
+                  f"{decision['to_version']} (model {decision['model_sha256'][:12]}…, audit #{decision['audit']['seq']})")
+
+
+# -- audit ---------------------------------------------------------------------------------------
+audit_app = typer.Typer(no_args_is_help=True, help="The append-only, hash-chained decision log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="a saved checkpoint JSON "
+                                                        "(e.g. from promotion evidence) to check against"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Walk the chain and the signed checkpoints; exit 1 naming each edited/deleted/reordered/truncated record."""
+    from mlsecops.controls.audit import Checkpoint
+
+    home = Home.from_env()
+    if not home.audit_db.exists():
+        _fail(f"no audit log at {home.audit_db}: nothing has been decided yet under MLSECOPS_HOME={home.root}")
+    extra = []
+    for path in checkpoint or []:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("data", "audit", "checkpoint"):  # a checkpoint, or a promotion evidence document holding one
+            if isinstance(raw, dict) and not {"seq", "head"} <= raw.keys():
+                raw = raw.get(key, raw)
+        extra.append(Checkpoint.from_dict(raw))
+    report = _audit_log(home).verify(extra)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        console.print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("explain")
+def audit_explain(pipeline: str = typer.Option(..., "--pipeline", "-p", help="pipeline name"),
+                  alias: str = typer.Option("production", "--alias", help="explain the version behind this alias"),
+                  model: Optional[str] = typer.Option(None, "--model", help="explain the decision about this digest"),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Reconstruct a decision: training, data, every check, approvals, the decision and who took it."""
+    from mlsecops.controls.forensics import explain, render
+    from mlsecops.evidence import EvidenceStore
+
+    home = Home.from_env()
+    if not home.audit_db.exists():
+        _fail(f"no audit log at {home.audit_db}: nothing has been decided yet under MLSECOPS_HOME={home.root}")
+    story = explain(_audit_log(home), EvidenceStore(home.evidence), pipeline, model=model, alias=alias)
+    print(json.dumps(story, indent=2) if as_json else render(story))

@@ -63,6 +63,7 @@ class ScanningPolicy(Section):
 
 class PromotionPolicy(Section):
     alias: str = Field("production", min_length=1)
+    identity: str = Field("promoter", min_length=1, description="identity whose key signs promotion decisions")
 
 
 PiiAction = Literal["drop", "mask", "replace", "pseudonymize", "block"]

@@ -4,23 +4,23 @@
     sig = signer.sign("demo-approver", payload)          # base64 DER ECDSA-P256/SHA-256
     signer.verify("demo-approver", payload, sig)         # raises SignatureError
 
-Keys live as `<identity>.pem` (mode 0600) and `<identity>.pub` in one folder, the layout of
-`mlsecops.controls.signing.KeyRing`; a private key is generated on first use by its owner, while
-verification never creates a key (an unknown identity is an error).
+Keys are `mlsecops.controls.signing.KeyRing`'s: `<identity>.pem` (mode 0600) and `<identity>.pub`
+in one folder; a private key is generated on first use by its owner, while verification never
+creates a key (an unknown identity is an error).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from mlsecops.controls.signing import KeyRing
 from mlsecops.errors import SignatureError
-from mlsecops.fileio import sha256_file, write_bytes_atomic
+from mlsecops.fileio import sha256_file
 
 
 def check_identity(identity: str) -> str:
@@ -39,23 +39,10 @@ class PayloadSigner:
 
     def private_key_path(self, identity: str) -> Path:
         """The identity's private key, generating the pair on first use."""
-        pem = self.folder / f"{check_identity(identity)}.pem"
-        if not pem.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.folder, 0o700)
-            key = ec.generate_private_key(ec.SECP256R1())
-            write_bytes_atomic(pem, key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption()), mode=0o600)
-            write_bytes_atomic(self.folder / f"{identity}.pub", key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), mode=0o644)
-        return pem
+        return KeyRing(self.folder).private_key(check_identity(identity))
 
     def public_key_path(self, identity: str) -> Path:
-        pub = self.folder / f"{check_identity(identity)}.pub"
-        if not pub.exists():
-            raise SignatureError(f"no public key for identity '{identity}' in {self.folder}")
-        return pub
+        return KeyRing(self.folder).public_key(check_identity(identity))
 
     def fingerprint(self, identity: str) -> str:
         """sha256 of the identity's public key file."""
