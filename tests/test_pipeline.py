@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlsecops.pipelines.patients import make_frame
-from tests.conftest import Env, check_results, make_env, materialized, step_failures
+from tests.conftest import PRE_PROMOTION, Env, approve, check_results, make_env, materialized, step_failures
 
 
 def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
@@ -18,11 +18,17 @@ def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
 
 def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     result = env.run("patients")
-    assert result.success, step_failures(result)
     assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
-                                    "signed_model", "promotion"}
+                                    "signed_model"}
     assert all(check_results(result).values()) and len(check_results(result)) == 8
+    assert "no approval on file" in step_failures(result)["promotion"]
+    assert env.store().latest("patients", "promotion").data["awaiting_approval"] is True
     tracker = env.tracker()
+    assert tracker.alias_version("patients", "production") is None
+
+    approve(env, "patients")
+    result = env.run("patients", ["promotion"])
+    assert result.success, step_failures(result)
     assert tracker.alias_version("patients", "production") == "1"
 
     decision = env.store().latest("patients", "promotion").data["decision"]
@@ -32,9 +38,9 @@ def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
                                                        "artifact_safe", "signature_verifies", "provenance_verified"}
 
     # Retrain (version 2) without promoting, then flip one byte of the registered weights.
-    result = env.run("patients", ["raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
-                                  "signed_model"])
+    result = env.run("patients", PRE_PROMOTION)
     assert result.success, step_failures(result)
+    approve(env, "patients")
     weights = _mlflow_model_file(env, "patients", "2")
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -69,7 +75,7 @@ def test_data_failing_the_suite_stops_training_and_promotion(env: Env) -> None:
 
 
 def test_solo_promotion_after_a_failed_newer_run_is_refused(env: Env) -> None:
-    assert env.run("patients").success
+    assert env.run("patients", PRE_PROMOTION).success
     frame = make_frame()
     frame.loc[0, "label"] = 3
     frame.to_csv(env.home.sources / "patients.csv", index=False)
