@@ -107,7 +107,9 @@ def test_bad_sources_fail_with_a_clear_reason(tmp_path: Path) -> None:
 
 
 def test_no_pickled_asset_outputs(env: Env) -> None:
-    assert env.run("digits").success
+    assert env.run("digits", PRE_PROMOTION).success
+    approve(env, "digits")
+    assert env.run("digits", ["promotion"]).success
     storage = Path(env.instance.storage_directory())
     pickled = [p for p in storage.rglob("*") if p.is_file() and "digits" in p.parts]
     assert pickled == [], f"asset outputs were written by an IO manager: {pickled}"
