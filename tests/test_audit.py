@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +203,22 @@ def test_two_processes_appending_at_once_keep_one_valid_chain(tmp_path):
         assert [r.body["i"] for r in log.records(pipeline=name)] == list(range(300))
     pipelines = [r.pipeline for r in log.records()]
     assert any(x != y for x, y in zip(pipelines, pipelines[1:])), "the writers never interleaved"
+
+
+def test_cli_audit_verify_names_the_tampered_record_and_exits_1(tmp_path):
+    home = tmp_path / "home"
+    log = AuditLog.open(home / "audit.db", PayloadSigner(home / "keys"))
+    _fill(log, 6)
+    log.checkpoint()
+    env = {**os.environ, "MLSECOPS_HOME": str(home), "COLUMNS": "200"}
+    cli = [sys.executable, "-m", "mlsecops", "audit", "verify"]
+    cwd = Path(__file__).parents[1]
+    ok = subprocess.run(cli, capture_output=True, text=True, env=env, cwd=cwd)
+    assert ok.returncode == 0 and "intact: 6 records" in ok.stdout
+    db = sqlite3.connect(home / "audit.db", isolation_level=None)
+    db.execute("DROP TRIGGER records_no_delete")
+    db.execute("DELETE FROM records WHERE seq = 3")
+    bad = subprocess.run([*cli, "--json"], capture_output=True, text=True, env=env, cwd=cwd)
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["ok"] is False and [(p["kind"], p["seq"]) for p in report["problems"]] == [("deleted", 3)]

@@ -7,7 +7,7 @@
 Each record stores the sha256 of the record before it; its own hash covers its time, kind,
 pipeline, actor, subject, data and that link, so editing, deleting or moving a record breaks the
 chain at a place `verify` names. Cutting records off the end leaves a valid chain, so the head
-is signed now and then (`checkpoint`, and every `checkpoint_every` appends): a signed checkpoint
+is signed now and then (`checkpoint`, and whenever `checkpoint_every` more records were appended): a signed checkpoint
 beyond the log's end proves truncation, one that disagrees with the log proves a rewrite. The
 newest checkpoint is also kept outside the database (`audit.head.json`) and can be copied anywhere
 (evidence, MLflow) as a witness. Everything up to a checkpoint is fsynced (SQLite synchronous=FULL).
@@ -281,9 +281,9 @@ class AuditLog:
                 records.append(AuditRecord(seq, ts, kind, pipeline, actor, subject, data, prev, digest))
                 prev = digest
             self.store.insert(records)
-            every = self.checkpoint_every
-            if every and (records[0].seq - 1) // every != seq // every:
-                self._sign_head(seq, prev)
+        every = self.checkpoint_every
+        if every and (records[0].seq - 1) // every != seq // every:
+            self.checkpoint()  # its own durable transaction: it may sign a few later records too
         return records
 
     def checkpoint(self) -> Checkpoint:
