@@ -362,7 +362,8 @@ app.add_typer(audit_app, name="audit")
 def audit_verify(checkpoint: list[Path] = typer.Option(None, "--checkpoint", help="a saved checkpoint JSON "
                                                         "(e.g. from promotion evidence) to check against"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
-    """Walk the chain and the signed checkpoints; exit 1 naming each edited/deleted/reordered/truncated record."""
+    """Walk the chain and every signed checkpoint (log, witness file, evidence copies); exit 1 naming each
+    edited/deleted/reordered/truncated record."""
     from mlsecops.controls.audit import Checkpoint
 
     home = Home.from_env()
@@ -371,11 +372,13 @@ def audit_verify(checkpoint: list[Path] = typer.Option(None, "--checkpoint", hel
     extra = []
     for path in checkpoint or []:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("data", "audit", "checkpoint"):  # a checkpoint, or a promotion evidence document holding one
+        for key in ("data", "decision", "audit", "checkpoint"):  # a checkpoint, or a promotion evidence document holding one
             if isinstance(raw, dict) and not {"seq", "head"} <= raw.keys():
                 raw = raw.get(key, raw)
         extra.append(Checkpoint.from_dict(raw))
-    report = _audit_log(home).verify(extra)
+    from mlsecops.controls.forensics import evidence_checkpoints
+
+    report = _audit_log(home).verify(extra + evidence_checkpoints(home.evidence))
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

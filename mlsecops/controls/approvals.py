@@ -196,7 +196,11 @@ def review_approvals(evidence: Mapping[str, Any], policy: "ApprovalPolicy", sign
 def evaluate_approvals(evidence: Mapping[str, Any], policy: "ApprovalPolicy", signer: PayloadSigner,
                        now: datetime | None = None) -> CheckOutcome:
     """The approvals control: enough valid, distinct, role-holding approvals that are not the trainer's."""
-    review = review_approvals(evidence, policy, signer, now)
+    return approvals_outcome(review_approvals(evidence, policy, signer, now), evidence)
+
+
+def approvals_outcome(review: ApprovalReview, evidence: Mapping[str, Any]) -> CheckOutcome:
+    """The CheckOutcome of a review (value: distinct valid approvers, threshold: the required count)."""
     accepted = ", ".join(f"{v.identity} as {v.role} at {v.issued_at}" for v in review.accepted) or "none"
     parts = [f"{len(review.identities)} valid approval(s) of model {evidence['model_sha256'][:12]}… "
              f"(need {review.required}): {accepted}"]

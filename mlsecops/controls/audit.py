@@ -129,8 +129,11 @@ class AuditReport:
 
     def summary(self) -> str:
         if self.ok:
-            return (f"audit log intact: {self.records} records, head {self.head[:12]}…, "
+            text = (f"audit log intact: {self.records} records, head {self.head[:12]}…, "
                     f"{self.checkpoints} signed checkpoint(s), {self.covered} record(s) covered by the newest")
+            if self.records and not self.checkpoints:
+                text += " (WARNING: no signed checkpoint found, so truncation cannot be ruled out)"
+            return text
         lines = [f"audit log TAMPERED: {len(self.problems)} problem(s) in {self.records} records"]
         lines += [f"  {p.kind:<10} #{p.seq}: {p.detail}" for p in self.problems]
         return "\n".join(lines)

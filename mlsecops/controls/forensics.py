@@ -11,10 +11,12 @@ from mutable state such as the MLflow alias: the alias holder is replayed from t
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Iterable
 
 from mlsecops.controls._keys import PayloadSigner
-from mlsecops.controls.audit import PROMOTION, REFUSAL, ROLLBACK, AuditLog, AuditRecord
+from mlsecops.controls.audit import PROMOTION, REFUSAL, ROLLBACK, AuditLog, AuditRecord, Checkpoint
 from mlsecops.errors import AuditError, MlsecopsError, SignatureError
 from mlsecops.evidence import EvidenceRef, EvidenceStore
 from mlsecops.fileio import canonical_json
@@ -42,6 +44,22 @@ def alias_history(records: Iterable[AuditRecord], alias: str) -> list[dict[str, 
             while stack and stack[-1]["version"] != d.get("to_version"):
                 stack.pop()
     return stack
+
+
+def evidence_checkpoints(evidence_root: Path) -> list[Checkpoint]:
+    """Audit checkpoints copied into promotion/rollback evidence: witnesses kept outside the log."""
+    found = []
+    for path in sorted(Path(evidence_root).glob("*/*/*.json")):
+        if path.stem not in ("promotion", "rollback"):
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")).get("data", {})
+            audit = (data.get("decision") or data).get("audit") or {}
+            if audit.get("checkpoint"):
+                found.append(Checkpoint.from_dict(audit["checkpoint"]))
+        except (OSError, ValueError, AttributeError, AuditError):
+            continue  # an unreadable witness only means one witness fewer
+    return found
 
 
 def _signature_status(signer: PayloadSigner, decision: dict[str, Any]) -> str:
@@ -116,7 +134,7 @@ def explain(log: AuditLog, store: EvidenceStore, pipeline: str, *, model: str | 
     trained = evidence.get("trained_model", {})
     source = ((evidence.get("raw_data") or {}).get("data") or {}).get("source") or {}
     approvals = b.get("approvals") or {}
-    report = log.verify()
+    report = log.verify(evidence_checkpoints(store.root))
     signer = log.signer
     history = [{"seq": r.seq, "ts": r.ts, "kind": r.kind, "version": r.body.get("version"),
                 "model_sha256": r.subject, "by": r.actor} for r in decisions]

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlsecops.controls import audit as audit_kinds
 from mlsecops.controls._keys import PayloadSigner
-from mlsecops.controls.approvals import evaluate_approvals, evidence_set_digest, load_approvals, review_approvals
+from mlsecops.controls.approvals import approvals_outcome, evidence_set_digest, load_approvals, review_approvals
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, CheckOutcome
 from mlsecops.controls.signing import verify_trusted
 from mlsecops.errors import MlsecopsError, PromotionRefused
@@ -153,8 +153,8 @@ def promote(ctx: StageContext) -> dict[str, Any]:
             ctx.upstream(step)
         evidence = approvals_evidence(ctx, ctx.home.approvals)
         signer = PayloadSigner(ctx.home.keys)
-        approval_outcome = evaluate_approvals(evidence, ctx.policy.approvals, signer)
-        approvals = review_approvals(evidence, ctx.policy.approvals, signer).to_dict()
+        review = review_approvals(evidence, ctx.policy.approvals, signer)
+        approval_outcome, approvals = approvals_outcome(review, evidence), review.to_dict()
     except MlsecopsError as exc:
         cand = {}
         reasons.append(f"no candidate to approve: {exc}")
