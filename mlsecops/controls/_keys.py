@@ -12,6 +12,7 @@ creates a key (an unknown identity is an error).
 from __future__ import annotations
 
 import base64
+import fcntl
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -38,8 +39,17 @@ class PayloadSigner:
         self._public: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def private_key_path(self, identity: str) -> Path:
-        """The identity's private key, generating the pair on first use."""
-        return KeyRing(self.folder).private_key(check_identity(identity))
+        """The identity's private key, generating the pair on first use (one process at a time)."""
+        pem = self.folder / f"{check_identity(identity)}.pem"
+        if pem.exists():
+            return pem
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".keygen.lock", "a") as lock:  # two first users must not mix two key pairs
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return KeyRing(self.folder).private_key(identity)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def public_key_path(self, identity: str) -> Path:
         return KeyRing(self.folder).public_key(check_identity(identity))
