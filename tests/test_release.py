@@ -18,6 +18,7 @@ from mlsecops.pipelines.promotion import candidate
 from mlsecops.pipelines.spec import StageContext
 from tests.conftest import PRE_PROMOTION, Env, approve, make_env, step_failures
 
+CHECKS = {check.name for stage in PATIENTS.stages for check in stage.checks}
 # The trainer is listed as a release manager here so that separation of duty is the only reason left.
 POLICY = "approvals:\n  roles:\n    release-manager: [demo-approver, trainer]\n"
 
@@ -74,7 +75,7 @@ def test_approvals_gate_promotion_sensor_triggers_it_and_rollback_is_logged(rele
     kinds = [r.kind for r in log.records("patients")]
     assert kinds.count("refusal") == 3 and kinds.count("promotion") == 1
     dagster_checks = [r.body for r in log.records("patients", ["check"]) if "stage" in r.body]
-    assert {c["check"] for c in dagster_checks} == {"validation_suite", "model_quality", "signature_verifies"}
+    assert {c["check"] for c in dagster_checks} == CHECKS
     promoted = log.records("patients", ["promotion"])[-1].body
     assert promoted["approvals"]["approved_by"] == ["demo-approver"]
     rejected = [v for v in promoted["approvals"]["verdicts"] if not v["accepted"]]
@@ -87,7 +88,7 @@ def test_approvals_gate_promotion_sensor_triggers_it_and_rollback_is_logged(rele
     assert story["model"]["classifier"]["architecture"] == "mlp" and story["model"]["trainer"] == "trainer"
     assert story["model"]["weights_sha256"] and story["model"]["trained_at"]
     assert story["data"]["newest_record"].startswith("2024-") and story["data"]["datasets"]
-    assert {c["check"] for c in story["checks"]} == {"validation_suite", "model_quality", "signature_verifies"}
+    assert {c["check"] for c in story["checks"]} == CHECKS
     assert all(d["status"] == "intact" for d in story["evidence"]["documents"].values())
     assert "approved by demo-approver" in render(story)
 

@@ -25,7 +25,7 @@ from mlsecops.pipelines import promotion
 from mlsecops.pipelines.registry import get_pipeline
 from mlsecops.pipelines.supply_chain import load_pipeline_model
 from mlsecops.resources import MlflowResource, MlsecopsResource
-from tests.conftest import Env, check_results, make_env, materialized, step_failures
+from tests.conftest import PRE_PROMOTION, Env, approve, check_results, make_env, materialized, step_failures
 
 SUPPLY_CHECKS = {"artifact_safe", "provenance_verified", "signature_verifies"}
 
@@ -41,8 +41,9 @@ def run(tmp_path_factory):
     old = os.environ.get("MLSECOPS_HOME")
     os.environ["MLSECOPS_HOME"] = str(root)
     env = make_env(root)
-    result = env.run("patients")
-    yield env, result
+    result = env.run("patients", PRE_PROMOTION)
+    approve(env, "patients")  # the release approval promotion requires (demo approver, not the trainer)
+    yield env, (result, env.run("patients", ["promotion"]))
     if old is None:
         os.environ.pop("MLSECOPS_HOME", None)
     else:
@@ -66,9 +67,10 @@ def _paths(env: Env) -> dict[str, Path]:
 
 
 def test_clean_run_scans_attests_and_promotes(run):
-    env, result = run
+    env, (result, promoted) = run
     assert result.success, step_failures(result)
-    assert {"model_scan", "signed_model", "promotion"} <= materialized(result)
+    assert promoted.success, step_failures(promoted)
+    assert {"model_scan", "signed_model"} <= materialized(result) and materialized(promoted) == {"promotion"}
     checks = check_results(result)
     assert SUPPLY_CHECKS <= set(checks) and all(checks.values())
     decision = env.store().latest("patients", "promotion").data["decision"]

@@ -2,17 +2,17 @@
 
     signer = PayloadSigner(home.keys)
     sig = signer.sign("demo-approver", payload)          # base64 DER ECDSA-P256/SHA-256
-    signer.verify("demo-approver", payload, sig)         # raises SignatureError
+    signer.verify("demo-approver", payload, sig)         # any key trusted for the identity, else SignatureError
 
 Keys are `mlsecops.controls.signing.KeyRing`'s: `<identity>.pem` (mode 0600) and `<identity>.pub`
-in one folder; a private key is generated on first use by its owner, while verification never
-creates a key (an unknown identity is an error).
+in one folder; a private key is generated (and trusted) on first use by its owner. Verification
+accepts any key the trust file lists for the identity, so `mlsecops keys rotate` / `keys untrust`
+apply to approvals and audit checkpoints too, and never creates a key.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from mlsecops.controls.signing import KeyRing
 from mlsecops.errors import SignatureError
-from mlsecops.fileio import sha256_file
 
 
 def check_identity(identity: str) -> str:
@@ -39,24 +38,15 @@ class PayloadSigner:
         self._public: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def private_key_path(self, identity: str) -> Path:
-        """The identity's private key, generating the pair on first use (one process at a time)."""
-        pem = self.folder / f"{check_identity(identity)}.pem"
-        if pem.exists():
-            return pem
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".keygen.lock", "a") as lock:  # two first users must not mix two key pairs
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                return KeyRing(self.folder).private_key(identity)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        """The identity's private key, generating (and trusting) the pair on first use."""
+        return KeyRing(self.folder).private_key(check_identity(identity))
 
     def public_key_path(self, identity: str) -> Path:
         return KeyRing(self.folder).public_key(check_identity(identity))
 
     def fingerprint(self, identity: str) -> str:
-        """sha256 of the identity's public key file."""
-        return sha256_file(self.public_key_path(identity))
+        """Fingerprint of the identity's current public key, as listed in the trust file."""
+        return KeyRing(self.folder).fingerprint(identity)
 
     def sign(self, identity: str, payload: bytes) -> str:
         key = self._private.get(identity)
@@ -72,18 +62,29 @@ class PayloadSigner:
         return base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
 
     def verify(self, identity: str, payload: bytes, signature: str) -> None:
-        """Raise SignatureError unless `signature` is `identity`'s signature over `payload`."""
-        key = self._public.get(identity)
-        if key is None:
-            path = self.public_key_path(identity)
-            try:
-                key = serialization.load_pem_public_key(path.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise SignatureError(f"public key {path} of '{identity}' is unreadable: {exc}") from None
-            if not isinstance(key, ec.EllipticCurvePublicKey):
-                raise SignatureError(f"public key {path} of '{identity}' is not an EC key")
-            self._public[identity] = key
+        """Raise SignatureError unless a key trusted for `identity` (trust file) made `signature`."""
+        ring = KeyRing(self.folder)
+        trusted = ring.trusted(check_identity(identity))
+        if not trusted:
+            raise SignatureError(f"no key is trusted for identity '{identity}' in {ring.trust_file}")
         try:
-            key.verify(base64.b64decode(signature, validate=True), payload, ec.ECDSA(hashes.SHA256()))
-        except (InvalidSignature, ValueError, TypeError):
-            raise SignatureError(f"signature does not verify with the public key of '{identity}'") from None
+            raw = base64.b64decode(signature, validate=True)
+        except (ValueError, TypeError):
+            raise SignatureError(f"signature of '{identity}' is not base64") from None
+        for fingerprint, path in trusted.items():
+            key = self._public.get(fingerprint)
+            if key is None:
+                try:
+                    key = serialization.load_pem_public_key(path.read_bytes())
+                except (OSError, ValueError) as exc:
+                    raise SignatureError(f"trusted key {path} of '{identity}' is unreadable: {exc}") from None
+                if not isinstance(key, ec.EllipticCurvePublicKey):
+                    raise SignatureError(f"trusted key {path} of '{identity}' is not an EC key")
+                self._public[fingerprint] = key
+            try:
+                key.verify(raw, payload, ec.ECDSA(hashes.SHA256()))
+                return
+            except InvalidSignature:
+                continue
+        raise SignatureError(f"signature does not verify with any key trusted for '{identity}' "
+                             f"({', '.join(f[:12] for f in trusted)})")

@@ -15,6 +15,7 @@ Keyless Sigstore signing needs the network and is not used by default (see READM
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -41,16 +42,20 @@ class KeyRing:
         """Path of the identity's private key, generating the pair on first use."""
         _check_identity(identity)
         pem = self.folder / f"{identity}.pem"
-        if not pem.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.folder, 0o700)
-            key = ec.generate_private_key(ec.SECP256R1())
-            write_bytes_atomic(pem, key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption()), mode=0o600)
-            write_bytes_atomic(self.folder / f"{identity}.pub", key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), mode=0o644)
-            self.trust(identity, self.folder / f"{identity}.pub")
+        if pem.exists():
+            return pem
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        with open(self.folder / ".keygen.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first users: one key pair, no lost trust entry
+            if not pem.exists():              # the .pem is written last: it exists only for a complete pair
+                key = ec.generate_private_key(ec.SECP256R1())
+                write_bytes_atomic(self.folder / f"{identity}.pub", key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), mode=0o644)
+                self.trust(identity, self.folder / f"{identity}.pub")
+                write_bytes_atomic(pem, key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption()), mode=0o600)
         return pem
 
     def public_key(self, identity: str) -> Path:
