@@ -125,3 +125,17 @@ def test_evidence_set_digest_covers_every_step_and_bad_input_is_named(signer):
         _approve(signer, model="abc")
     with pytest.raises(EvidenceError, match="trainer"):
         review_approvals({"pipeline": "p", "model_sha256": MODEL, "evidence_sha256": EVIDENCE}, POLICY, signer)
+
+
+def test_rotated_approver_key_counts_until_the_old_key_is_untrusted(signer, tmp_path):
+    from mlsecops.controls.signing import KeyRing
+
+    approval = _approve(signer)
+    ring = KeyRing(tmp_path / "keys")
+    old = ring.fingerprint("demo-approver")
+    ring.rotate("demo-approver")
+    assert _evaluate(PayloadSigner(tmp_path / "keys"), [approval]).passed      # old key still trusted
+    ring.untrust(old[:16])
+    outcome = _evaluate(PayloadSigner(tmp_path / "keys"), [approval])
+    assert not outcome.passed and "bad signature" in outcome.detail
+    assert _evaluate(PayloadSigner(tmp_path / "keys"), [_approve(PayloadSigner(tmp_path / "keys"))]).passed
