@@ -36,6 +36,7 @@ class PayloadSigner:
         self.folder = Path(folder)
         self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._public: dict[str, ec.EllipticCurvePublicKey] = {}
+        self._trust_cache: dict[str, tuple[tuple[int, int, int], dict[str, Path]]] = {}
 
     def private_key_path(self, identity: str) -> Path:
         """The identity's private key, generating (and trusting) the pair on first use."""
@@ -61,10 +62,25 @@ class PayloadSigner:
             self._private[identity] = key
         return base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
 
+    def _trusted(self, ring: KeyRing, identity: str) -> dict[str, Path]:
+        """The trust file's keys for `identity`, re-read whenever the trust file changes."""
+        try:
+            st = ring.trust_file.stat()
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        cached = self._trust_cache.get(identity)
+        if cached is not None and stamp is not None and cached[0] == stamp:
+            return cached[1]
+        trusted = ring.trusted(identity)
+        if stamp is not None:
+            self._trust_cache[identity] = (stamp, trusted)
+        return trusted
+
     def verify(self, identity: str, payload: bytes, signature: str) -> None:
         """Raise SignatureError unless a key trusted for `identity` (trust file) made `signature`."""
         ring = KeyRing(self.folder)
-        trusted = ring.trusted(check_identity(identity))
+        trusted = self._trusted(ring, check_identity(identity))
         if not trusted:
             raise SignatureError(f"no key is trusted for identity '{identity}' in {ring.trust_file}")
         try:
