@@ -11,7 +11,7 @@ import pandas as pd
 
 from mlsecops.pipelines.patients import IDENTITY, PATIENTS, make_frame
 from mlsecops.schema import Column, TableSchema
-from tests.conftest import Env, check_results, materialized, step_failures
+from tests.conftest import PRE_PROMOTION, Env, approve, check_results, materialized, step_failures
 
 
 def _raw_values(frame: pd.DataFrame) -> set[str]:
@@ -27,8 +27,11 @@ def _leaks(path: Path, values: set[str]) -> set[str]:
 
 
 def test_patients_run_redacts_promotes_and_writes_no_raw_pii(env: Env) -> None:
-    result = env.run("patients")
+    result = env.run("patients", PRE_PROMOTION)
     assert result.success, step_failures(result)
+    approve(env, "patients")  # the release approval promotion requires
+    promoted = env.run("patients", ["promotion"])
+    assert promoted.success, step_failures(promoted)
     checks = check_results(result)
     assert checks["no_unredacted_pii"] and checks["no_unexpected_pii"] and checks["identity_columns_not_in_features"]
     assert env.tracker().alias_version("patients", "production") == "1"
