@@ -20,8 +20,9 @@ from mlsecops.home import Home
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Governed ML training: promote a model only with signed evidence.")
-console = Console()
-err_console = Console(stderr=True)
+_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))  # logs and CI: no 80-column wrap
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -17,7 +17,8 @@ import dagster as dg
 from mlsecops.home import Home
 from mlsecops.pipelines.registry import get_pipeline
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The CLI prints its own summary and one-line reasons; Dagster's console logger stays silent.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
