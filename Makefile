@@ -19,8 +19,19 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 install: $(VENV)/.installed
 
+DEMO_APPROVER := demo-approver
+PIPELINES := patients digits
+
 run: install
 	$(BIN)/mlsecops run --all
+	@echo "== DEMO release approval: identity '$(DEMO_APPROVER)' (a demo key, NOT the trainer) approves each candidate"
+	for p in $(PIPELINES); do \
+	  $(BIN)/mlsecops approve --pipeline $$p --model $$($(BIN)/mlsecops candidate --pipeline $$p) \
+	    --identity $(DEMO_APPROVER) --comment "make run DEMO approval" || exit 1; \
+	  $(BIN)/mlsecops promote --pipeline $$p || exit 1; \
+	done
+	$(BIN)/mlsecops audit verify
+	$(BIN)/mlsecops audit explain --pipeline patients
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -7,6 +7,7 @@ import dagster as dg
 from mlsecops.assets.factory import build_pipeline
 from mlsecops.pipelines.registry import PIPELINES
 from mlsecops.resources import MlflowResource, MlsecopsResource
+from mlsecops.sensors import build_approval_sensor
 
 
 def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowResource | None = None) -> dg.Definitions:
@@ -17,6 +18,7 @@ def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowRe
         checks += c
         jobs.append(j)
     return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs,
+                          sensors=[build_approval_sensor(spec) for spec in PIPELINES.values()],
                           resources={"mlsecops": mlsecops or MlsecopsResource(),
                                      "mlflow": mlflow or MlflowResource()})
 

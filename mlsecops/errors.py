@@ -25,5 +25,17 @@ class PromotionRefused(MlsecopsError):
     """Promotion was refused; the message lists every reason."""
 
 
+class PiiError(MlsecopsError):
+    """PII scanning or redaction cannot run as configured (missing NLP model, bad column, key)."""
+
+
+class ArtifactError(MlsecopsError):
+    """An artifact is missing, unsafe to load, or not the one that was signed and attested."""
+
+
+class AuditError(MlsecopsError):
+    """The audit log cannot be opened, read or written."""
+
+
 class ReportError(MlsecopsError):
     """A risk report cannot be built or written (bad check outcome, invalid SARIF, missing report)."""

@@ -43,6 +43,14 @@ class Home:
         return self.root / "keys"
 
     @property
+    def audit_db(self) -> Path:
+        return self.root / "audit.db"
+
+    @property
+    def approvals(self) -> Path:
+        return self.root / "approvals"
+
+    @property
     def mlflow_uri(self) -> str:
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.root / 'mlflow.db'}"
 

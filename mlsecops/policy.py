@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlsecops.errors import PolicyError
 from mlsecops.fileio import canonical_json, sha256_bytes
@@ -50,8 +50,73 @@ class SigningPolicy(Section):
     identity: str = Field("trainer", min_length=1, description="identity whose key signs models")
 
 
+ArtifactFormat = Literal["safetensors", "json", "text", "parquet", "empty"]
+ArtifactScanner = Literal["picklescan", "fickling", "modelscan"]
+
+
+class ScanningPolicy(Section):
+    allowed_formats: tuple[ArtifactFormat, ...] = Field(
+        ("safetensors", "json"), min_length=1, description="non-executable formats allowed, judged by content")
+    scanners: tuple[ArtifactScanner, ...] = Field(
+        ("picklescan", "fickling", "modelscan"), min_length=1, description="scanners that must run on every artifact")
+
+
 class PromotionPolicy(Section):
     alias: str = Field("production", min_length=1)
+    identity: str = Field("promoter", min_length=1, description="identity whose key signs promotion decisions")
+
+
+PiiAction = Literal["drop", "mask", "replace", "pseudonymize", "block"]
+
+
+class PiiPolicy(Section):
+    """Discretion: what counts as PII, how it is found (offline) and what happens to it."""
+
+    locale: str = Field("en_US", pattern=r"^[a-z]{2}_[A-Z]{2}$",
+                        description="selects language and country-specific recognizers")
+    nlp_engine: Literal["builtin", "spacy"] = Field(
+        "builtin", description="builtin: name/place gazetteers, no model; spacy: an installed spaCy model")
+    spacy_model: str = Field("en_core_web_lg", min_length=1, description="used when nlp_engine is spacy")
+    gazetteers: bool = Field(True, description="keep the name/place recognizers when nlp_engine is spacy")
+    entities: tuple[str, ...] = ("PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN",
+                                 "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "DATE_OF_BIRTH", "US_ITIN")
+    min_score: float = Field(0.5, gt=0, le=1, description="findings below this confidence are ignored")
+    sample_size: int = Field(500, ge=10, description="distinct values scanned per structured column")
+    min_hit_rate: float = Field(0.05, gt=0, le=1, description="share of sampled values that classifies a column")
+    free_text_min_words: int = Field(6, ge=2, description="median words per value that makes a column free text")
+    free_text_columns: tuple[str, ...] = ()
+    identity_columns: tuple[str, ...] = ()
+    identity_action: Literal["drop", "pseudonymize"] = "drop"
+    actions: dict[str, PiiAction] = Field(default_factory=lambda: {
+        "PERSON": "pseudonymize", "EMAIL_ADDRESS": "pseudonymize", "PHONE_NUMBER": "mask",
+        "US_SSN": "drop", "US_ITIN": "drop", "CREDIT_CARD": "drop", "IBAN_CODE": "drop",
+        "LOCATION": "replace", "IP_ADDRESS": "mask", "DATE_OF_BIRTH": "replace"})
+    default_action: PiiAction = "replace"
+    unexpected_pii: Literal["redact", "block"] = Field(
+        "block", description="PII in a column not declared identity/free text: redact it, or also fail the gate")
+    max_remaining: int = Field(0, ge=0, description="findings allowed in the redacted output")
+    chunk_chars: int = Field(100_000, ge=1_000, description="huge cells are scanned in chunks of this size")
+    key_name: str = Field("pii-hmac", pattern=r"^[A-Za-z0-9_.-]+$", description="HMAC key file under keys/")
+
+
+class ApprovalPolicy(Section):
+    required: int = Field(1, ge=1, le=20, description="distinct identities whose valid approval promotion needs")
+    required_roles: tuple[str, ...] = Field(("release-manager",), description="each needs one valid approval")
+    roles: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {"release-manager": ("demo-approver",)},
+                                              description="role -> identities that hold it")
+    max_validity_hours: float = Field(168.0, gt=0, description="longest an approval may be valid")
+    max_clock_skew_seconds: float = Field(300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _roles_defined(self) -> "ApprovalPolicy":
+        undefined = [r for r in self.required_roles if r not in self.roles]
+        if undefined:
+            raise ValueError(f"required_roles {undefined} are not defined in approvals.roles")
+        return self
+
+
+class AuditPolicy(Section):
+    checkpoint_every: int = Field(1000, ge=1, description="sign the log head every N records")
 
 
 class ReportPolicy(Section):
@@ -72,7 +137,11 @@ class Policy(Section):
     validation: ValidationPolicy = ValidationPolicy()
     training: TrainingPolicy = TrainingPolicy()
     signing: SigningPolicy = SigningPolicy()
+    scanning: ScanningPolicy = ScanningPolicy()
     promotion: PromotionPolicy = PromotionPolicy()
+    pii: PiiPolicy = PiiPolicy()
+    approvals: ApprovalPolicy = ApprovalPolicy()
+    audit: AuditPolicy = AuditPolicy()
     report: ReportPolicy = ReportPolicy()
     pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

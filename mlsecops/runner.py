@@ -17,7 +17,8 @@ import dagster as dg
 from mlsecops.home import Home
 from mlsecops.pipelines.registry import get_pipeline
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The CLI prints its own summary and one-line reasons; Dagster's console logger stays silent.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RunSummary:
     success: bool
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    awaiting_approval: bool = False  # the run is clean; only its promotion waits for approvals
 
 
 def _step_name(step_key: str, pipeline: str) -> str:
@@ -34,8 +36,9 @@ def _step_name(step_key: str, pipeline: str) -> str:
 
 
 def run_pipeline(pipeline: str, home: Home | None = None, definitions: dg.Definitions | None = None,
-                 on_event: Callable[[str], None] | None = None, poll_seconds: float = 0.3) -> RunSummary:
-    """Execute `<pipeline>_pipeline`; report step starts/ends through `on_event` while it runs."""
+                 on_event: Callable[[str], None] | None = None, poll_seconds: float = 0.3,
+                 steps: list[str] | None = None) -> RunSummary:
+    """Execute `<pipeline>_pipeline` (or only `steps`); report step starts/ends through `on_event`."""
     spec = get_pipeline(pipeline)
     home = (home or Home.from_env()).ensure()
     if definitions is None:
@@ -45,7 +48,8 @@ def run_pipeline(pipeline: str, home: Home | None = None, definitions: dg.Defini
     job = definitions.resolve_job_def(f"{pipeline}_pipeline")
     outcome: dict[str, dg.ExecuteInProcessResult] = {}
     worker = threading.Thread(target=lambda: outcome.setdefault("r", job.execute_in_process(
-        instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET)), daemon=True)
+        instance=instance, run_id=run_id, raise_on_error=False, run_config=QUIET,
+        asset_selection=[dg.AssetKey([pipeline, s]) for s in steps] if steps else None)), daemon=True)
     worker.start()
     seen = 0
     while True:
@@ -60,7 +64,7 @@ def run_pipeline(pipeline: str, home: Home | None = None, definitions: dg.Defini
             seen = len(records)
         if not worker.is_alive():
             break
-    return summarize(pipeline, outcome["r"], home, [s.name for s in spec.stages])
+    return summarize(pipeline, outcome["r"], home, steps or [s.name for s in spec.stages])
 
 
 def summarize(pipeline: str, result: dg.ExecuteInProcessResult, home: Home, stages: list[str]) -> RunSummary:
@@ -89,13 +93,20 @@ def summarize(pipeline: str, result: dg.ExecuteInProcessResult, home: Home, stag
             if not data.passed:
                 errors.append(f"{pipeline}/{data.asset_key.path[-1]}: check '{name}' failed")
     rows = []
+    awaiting = False
     for stage in stages:
         doc = home.evidence / pipeline / run_id / f"{stage}.json"
         figure = ""
-        if doc.exists():
-            figure = json.loads(doc.read_text(encoding="utf-8"))["data"].get("summary", "")
         state = status.get(stage, "not run")
+        if doc.exists():
+            data = json.loads(doc.read_text(encoding="utf-8"))["data"]
+            figure = data.get("summary", "")
+            if stage == "promotion" and state == "FAILED" and data.get("awaiting_approval"):
+                state, awaiting = "awaiting approval", True
+                figure = f"model {data['model_sha256']} needs approval"
         if any(c.startswith("✘") for c in checks.get(stage, [])):
             state = "BLOCKED"
         rows.append((stage, state, ", ".join(checks.get(stage, [])), figure))
-    return RunSummary(pipeline, run_id, result.success, rows, errors)
+    if awaiting:
+        errors = [e for e in errors if not e.startswith(f"{pipeline}/promotion:")]
+    return RunSummary(pipeline, run_id, result.success, rows, errors, awaiting)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["float", "int", "text", "datetime"]
-Role = Literal["feature", "label", "identity", "text", "timestamp"]
+Role = Literal["feature", "label", "identity", "text", "timestamp", "metadata"]  # metadata: kept, never trained on
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,30 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
     return {ev.asset_key.path[-1] for ev in result.all_events if ev.event_type_value == "ASSET_MATERIALIZATION"}
+
+
+def approve(env: Env, pipeline: str, identity: str = "demo-approver", role: str = "release-manager",
+            model: str | None = None, hours: float = 24.0) -> Path:
+    """File a signed approval of the pipeline's current candidate (or of `model`), as `make run` does."""
+    from datetime import timedelta
+
+    from mlsecops.controls._keys import PayloadSigner
+    from mlsecops.controls.approvals import save_approval, sign_approval
+    from mlsecops.controls.signing import KeyRing
+    from mlsecops.pipelines.promotion import candidate
+    from mlsecops.pipelines.registry import get_pipeline
+    from mlsecops.pipelines.spec import EvidenceView
+
+    cand = candidate(EvidenceView(get_pipeline(pipeline), env.store(), KeyRing(env.home.keys)))
+    approval = sign_approval(PayloadSigner(env.home.keys), pipeline=pipeline, model_sha256=model or cand["model_sha256"],
+                             evidence_sha256=cand["evidence_sha256"], identity=identity, role=role,
+                             valid_for=timedelta(hours=hours))
+    return save_approval(env.home.approvals, approval)
+
+
+def _pre_promotion() -> list[str]:
+    from mlsecops.pipelines.stages import standard_stages
+    return [s.name for s in standard_stages() if s.name != "promotion"]
+
+
+PRE_PROMOTION = _pre_promotion()  # every stage before promotion, in order

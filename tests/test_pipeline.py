@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlsecops.pipelines.patients import make_frame
-from tests.conftest import Env, check_results, make_env, materialized, step_failures
+from tests.conftest import PRE_PROMOTION, Env, approve, check_results, make_env, materialized, step_failures
 
 
 def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
@@ -18,21 +18,30 @@ def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
 
 def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     result = env.run("patients")
-    assert result.success, step_failures(result)
-    assert materialized(result) == {"raw_data", "validated_data", "trained_model", "signed_model", "risk_report",
-                                    "promotion"}
-    assert all(check_results(result).values()) and len(check_results(result)) == 5
+    assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
+                                    "signed_model", "risk_report"}
+    assert all(check_results(result).values()) and len(check_results(result)) == 10
+    assert "no approval on file" in step_failures(result)["promotion"]
+    assert env.store().latest("patients", "promotion").data["awaiting_approval"] is True
     tracker = env.tracker()
+    assert tracker.alias_version("patients", "production") is None
+
+    approve(env, "patients")
+    result = env.run("patients", ["promotion"])
+    assert result.success, step_failures(result)
     assert tracker.alias_version("patients", "production") == "1"
 
     decision = env.store().latest("patients", "promotion").data["decision"]
     assert decision["promoted"] and decision["version"] == "1"
-    assert {c["check"] for c in decision["checks"]} == {"validation_suite", "model_quality", "signature_verifies",
-                                                        "report_risk_acceptance", "report_framework_coverage"}
+    assert {c["check"] for c in decision["checks"]} == {"validation_suite", "no_unredacted_pii", "no_unexpected_pii",
+                                                       "identity_columns_not_in_features", "model_quality",
+                                                       "artifact_safe", "signature_verifies", "provenance_verified",
+                                                       "report_risk_acceptance", "report_framework_coverage"}
 
     # Retrain (version 2) without promoting, then flip one byte of the registered weights.
-    result = env.run("patients", ["raw_data", "validated_data", "trained_model", "signed_model", "risk_report"])
+    result = env.run("patients", PRE_PROMOTION)
     assert result.success, step_failures(result)
+    approve(env, "patients")
     weights = _mlflow_model_file(env, "patients", "2")
     data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -67,7 +76,7 @@ def test_data_failing_the_suite_stops_training_and_promotion(env: Env) -> None:
 
 
 def test_solo_promotion_after_a_failed_newer_run_is_refused(env: Env) -> None:
-    assert env.run("patients").success
+    assert env.run("patients", PRE_PROMOTION).success
     frame = make_frame()
     frame.loc[0, "label"] = 3
     frame.to_csv(env.home.sources / "patients.csv", index=False)
@@ -99,7 +108,9 @@ def test_bad_sources_fail_with_a_clear_reason(tmp_path: Path) -> None:
 
 
 def test_no_pickled_asset_outputs(env: Env) -> None:
-    assert env.run("digits").success
+    assert env.run("digits", PRE_PROMOTION).success
+    approve(env, "digits")
+    assert env.run("digits", ["promotion"]).success
     storage = Path(env.instance.storage_directory())
     pickled = [p for p in storage.rglob("*") if p.is_file() and "digits" in p.parts]
     assert pickled == [], f"asset outputs were written by an IO manager: {pickled}"

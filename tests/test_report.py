@@ -44,7 +44,8 @@ def _clean_outcomes() -> list[CheckOutcome]:
         CheckOutcome("provenance_manifest", True, True, True, "source", DATA_COLLECTION, "AML.T0010",
                      "source digest recorded", "M0025"),
         CheckOutcome("validation_suite", True, 0, 0, "validation", DATA_PROCESSING, None, "0 expectations failed"),
-        CheckOutcome("pii_residual", True, 0, 0, "pii.max_residual", DATA_PROCESSING, None, "no PII left"),
+        CheckOutcome("pii_residual", True, 0, 0, "pii.max_residual", DATA_PROCESSING, None, "no PII left",
+                     "AML.M0007 sanitize training data: drop or mask personal data"),
         CheckOutcome("poison_screen", True, 0.01, 0.05, "poisoning.max_quarantine_fraction", DATA_PROCESSING,
                      "AML.T0020", "1% of rows quarantined"),
         CheckOutcome("test_accuracy", True, 0.95, 0.9, "training.min_test_accuracy", MODEL_TRAINING, None,
@@ -127,6 +128,9 @@ def test_clean_run_is_clear_and_lists_the_gaps(store):
     assert [o.passed for o in report.gate] == [True, True]
     signed = next(f for f in report.findings if f.check == "model_signature")
     assert signed.mitigations == ("AML.M0013",)  # the outcome's own mitigation wins over the defaults
+    assert signed.mitigation_note is None
+    pii = next(f for f in report.findings if f.check == "pii_residual")
+    assert pii.mitigations == ("AML.M0007",) and pii.mitigation_note.endswith("drop or mask personal data")
 
 
 def test_failing_controls_become_ranked_findings_and_block(store):
@@ -201,7 +205,7 @@ def test_bad_evidence_is_refused_with_the_file_named(store):
     with pytest.raises(EvidenceError, match=r"check.training.json: control area 'training' is not one"):
         collect_run(store, PIPELINE, "run-8")
     store.write(PIPELINE, "run-9", "check.poison", {**_clean_outcomes()[3].to_dict(), "atlas": "T0020"})
-    with pytest.raises(EvidenceError, match=r"check.poison.json: ATLAS technique id\(s\) T0020 are malformed"):
+    with pytest.raises(EvidenceError, match=r"check.poison.json: ATLAS technique 'T0020' is malformed"):
         collect_run(store, PIPELINE, "run-9")
     with pytest.raises(EvidenceError, match="no runs of pipeline 'digits'"):
         collect_run(store, "digits")

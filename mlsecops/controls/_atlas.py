@@ -34,8 +34,9 @@ RISK_MATRIX: dict[str, dict[str, str]] = {
     "almost certain": {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"},
 }
 
-TECHNIQUE_ID = re.compile(r"^AML\.T\d{4}(\.\d{3})?$")
-MITIGATION_ID = re.compile(r"^(AML\.)?M\d{4}$")
+# Ids inside an outcome's `atlas` / `mitigation` text (which may also carry prose).
+TECHNIQUE_ID = re.compile(r"\bAML\.T\d{4}(?:\.\d{3})?(?![\d.])")
+MITIGATION_ID = re.compile(r"\b(?:AML\.)?M\d{4}\b")
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-siz
 <td><b>{{ f.check }}</b><br><span class="muted">{{ f.detail }}</span></td>
 <td>{{ f.control }}</td>
 <td>{% for t in f.techniques %}<code>{{ t }}</code> {{ technique_names.get(t, "") }}<br>{% else %}<span class="muted">none named</span>{% endfor %}</td>
-<td>{% for m in f.mitigations %}<code>{{ m }}</code> {{ mitigation_names.get(m, "") }}<br>{% else %}<span class="muted">none</span>{% endfor %}</td>
+<td>{% for m in f.mitigations %}<code>{{ m }}</code> {{ mitigation_names.get(m, "") }}<br>{% else %}{% if not f.mitigation_note %}<span class="muted">none</span>{% endif %}{% endfor %}{% if f.mitigation_note %}<span class="muted">{{ f.mitigation_note }}</span>{% endif %}</td>
 <td class="mono">{{ f.value }} vs {{ f.threshold }}<br><span class="muted">{{ f.policy_key }}</span></td>
 <td>{{ f.severity }} × {{ f.likelihood }}{% if f.status == 'fail' %}<br><span class="muted">{{ f.rationale }}</span>{% endif %}</td>
 <td>{% if f.status == 'fail' %}{{ f.remediation }}{% else %}<span class="muted">—</span>{% endif %}</td>

@@ -87,6 +87,7 @@ class Finding:
     control: str                    # framework control area
     techniques: tuple[str, ...]     # MITRE ATLAS technique ids
     mitigations: tuple[str, ...]    # MITRE ATLAS mitigation ids
+    mitigation_note: str | None     # the control's own mitigation text, when it says more than ids
     severity: str
     likelihood: str
     risk: str
@@ -237,17 +238,26 @@ def _read_doc(store: EvidenceStore, path: Path, pipeline: str, run_id: str,
     return body, EvidenceDoc(step, digest, body["written_at"], path.relative_to(store.root).as_posix())
 
 
-def _ids(raw: str | None, pattern: re.Pattern[str], what: str, where: Path) -> tuple[str, ...]:
+def _technique_ids(raw: Any, where: Path | str) -> tuple[str, ...]:
+    """ATLAS technique ids named by an outcome; text that names none is an error (a typo'd id)."""
     if raw is None or raw == "":
         return ()
     if not isinstance(raw, str):
-        raise EvidenceError(f"{where}: {what} must be a string of ids, got {raw!r}")
-    ids = tuple(part for part in re.split(r"[\s,;]+", raw.strip()) if part)
-    bad = [i for i in ids if not pattern.match(i)]
-    if bad:
-        raise EvidenceError(f"{where}: {what} id(s) {', '.join(bad)} are malformed "
-                            f"(expected e.g. 'AML.T0020' for a technique, 'AML.M0007' for a mitigation)")
+        raise EvidenceError(f"{where}: 'atlas' must be a string naming ATLAS technique ids, got {raw!r}")
+    ids = tuple(dict.fromkeys(_atlas.TECHNIQUE_ID.findall(raw)))
+    if not ids:
+        raise EvidenceError(f"{where}: ATLAS technique {raw!r} is malformed (expected ids such as 'AML.T0020' "
+                            f"or 'AML.T0024.000')")
     return ids
+
+
+def _mitigation_ids(raw: Any, where: Path | str) -> tuple[str, ...]:
+    """ATLAS mitigation ids named in an outcome's mitigation text (prose without ids names none)."""
+    if raw is None or raw == "":
+        return ()
+    if not isinstance(raw, str):
+        raise EvidenceError(f"{where}: 'mitigation' must be text, got {raw!r}")
+    return tuple(dict.fromkeys(_atlas.normalize_mitigation(m) for m in _atlas.MITIGATION_ID.findall(raw)))
 
 
 def _outcome_from(data: dict[str, Any], where: Path) -> CheckOutcome:
@@ -260,8 +270,8 @@ def _outcome_from(data: dict[str, Any], where: Path) -> CheckOutcome:
     if payload["control"] not in CONTROL_AREAS:
         raise EvidenceError(f"{where}: control area {payload['control']!r} is not one of the framework's "
                             f"areas ({', '.join(CONTROL_AREAS)})")
-    _ids(payload["atlas"], _atlas.TECHNIQUE_ID, "ATLAS technique", where)
-    _ids(payload.get("mitigation"), _atlas.MITIGATION_ID, "ATLAS mitigation", where)
+    _technique_ids(payload["atlas"], where)
+    _mitigation_ids(payload.get("mitigation"), where)
     return CheckOutcome(**{name: payload[name] for name in _OUTCOME_FIELDS},
                         mitigation=payload.get("mitigation"))
 
@@ -335,9 +345,8 @@ def _findings(run: RunEvidence, policy: ReportPolicy) -> list[Finding]:
     findings = []
     for recorded in run.outcomes:
         o = recorded.outcome
-        techniques = _ids(o.atlas, _atlas.TECHNIQUE_ID, "ATLAS technique", Path(recorded.doc.path))
-        mitigations = tuple(_atlas.normalize_mitigation(m) for m in
-                            _ids(o.mitigation, _atlas.MITIGATION_ID, "ATLAS mitigation", Path(recorded.doc.path)))
+        techniques = _technique_ids(o.atlas, recorded.doc.path)
+        mitigations = _mitigation_ids(o.mitigation, recorded.doc.path)
         if not mitigations:
             mitigations = tuple(dict.fromkeys(m for t in techniques if t in _atlas.TECHNIQUES
                                               for m in _atlas.TECHNIQUES[t].mitigations))
@@ -347,7 +356,9 @@ def _findings(run: RunEvidence, policy: ReportPolicy) -> list[Finding]:
                            _atlas.AREA_HINTS[o.control])
         findings.append(Finding(
             check=o.check, status="pass" if o.passed else "fail", control=o.control,
-            techniques=techniques, mitigations=mitigations, severity=severity, likelihood=likelihood,
+            techniques=techniques, mitigations=mitigations,
+            mitigation_note=o.mitigation if o.mitigation and _atlas.MITIGATION_ID.sub("", o.mitigation).strip(" ,;")
+            else None, severity=severity, likelihood=likelihood,
             risk=_atlas.risk_level(severity, likelihood), rationale=rationale, value=o.value,
             threshold=o.threshold, policy_key=o.policy_key, detail=o.detail, remediation=remediation,
             evidence=recorded.doc.sha256, evidence_path=recorded.doc.path))

@@ -2,19 +2,18 @@
 
     result = train_classifier(X, y, net_config, TrainConfig(seed=7, epochs=60))
     save_model_folder(result.net, net_config, folder, extra={"features": [...]})
-    net, meta = load_model_folder(folder)      # weights_only safetensors, never pickle
+    # reading it back: mlsecops.models.loading.load_verified_model, the only model loader
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from torch import nn
@@ -98,15 +97,3 @@ def save_model_folder(net: nn.Module, net_config: dict[str, Any], folder: Path, 
     with atomic_path(folder / WEIGHTS) as tmp:
         save_file(state, str(tmp))
     write_json_atomic(folder / CONFIG, {"net": net_config, **extra})
-
-
-def load_model_folder(folder: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the net from model.json and load safetensors weights (no pickle involved).
-
-    Call it only on a folder whose signature was verified (see `mlsecops.models.loading`).
-    """
-    meta = json.loads((Path(folder) / CONFIG).read_text(encoding="utf-8"))
-    net = build_net(meta["net"])
-    net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
-    net.eval()
-    return net, meta

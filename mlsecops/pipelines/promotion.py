@@ -1,22 +1,31 @@
-"""Promotion: re-verify the whole chain of evidence by itself, then move the MLflow alias.
+"""Promotion: re-verify the whole chain of evidence by itself, require approvals, move the MLflow alias.
 
 Materializing `promotion` alone skips its upstreams' Dagster checks, so it re-runs every check's
 `evaluate` on the newest evidence, checks that the newest evidence forms one consistent chain,
-and verifies the signature over the registered model version's own artifact files.
+verifies the signature over the registered model version's own artifact files, and requires the
+signed approvals the policy asks for (bound to this model and evidence set, not by the trainer).
+Every decision -- the re-run checks, the approvals verdict, promotion or refusal, rollback -- is
+signed by the promoter identity and appended to the audit log, whose head is then checkpointed.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from mlsecops.controls import audit as audit_kinds
+from mlsecops.controls._keys import PayloadSigner
+from mlsecops.controls.approvals import approvals_outcome, evidence_set_digest, load_approvals, review_approvals
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, CheckOutcome
-from mlsecops.controls.signing import verify_model
+from mlsecops.controls.signing import verify_trusted
 from mlsecops.errors import MlsecopsError, PromotionRefused
-from mlsecops.fileio import sha256_file
-from mlsecops.pipelines.spec import StageContext
+from mlsecops.evidence import now_utc
+from mlsecops.fileio import canonical_json, sha256_file
+from mlsecops.pipelines.spec import EvidenceView, StageContext
+from mlsecops.pipelines.supply_chain import verify_registered_supply_chain
 
 
 def reverify_checks(ctx: StageContext) -> tuple[list[CheckOutcome], list[str]]:
@@ -47,11 +56,30 @@ def reverify_checks(ctx: StageContext) -> tuple[list[CheckOutcome], list[str]]:
     return outcomes, reasons
 
 
-def verify_registered_version(ctx: StageContext) -> dict[str, Any]:
-    """Download the registered version's files and its bundle; verify them; return the facts."""
-    trained = ctx.data("trained_model")
-    sig = ctx.data("signed_model")["signature"]
-    run_id, version = trained["mlflow"]["run_id"], trained["mlflow"]["version"]
+def candidate(view: EvidenceView) -> dict[str, Any]:
+    """The model up for release: its digest, trainer, and the digest of the evidence set it stands on."""
+    steps = {}
+    for stage in view.spec.stages:
+        if stage.name != "promotion":
+            ref = view.evidence(stage.name).ref  # read and checked against its recorded digest
+            steps[stage.name] = {"run_id": ref.run_id, "sha256": ref.sha256}
+    trained = view.data("trained_model")
+    return {"pipeline": view.spec.name, "model_sha256": trained["model"]["sha256"],
+            "version": trained["mlflow"]["version"], "trainer": view.data("signed_model")["signature"]["identity"],
+            "evidence_sha256": evidence_set_digest({k: v["sha256"] for k, v in steps.items()}), "evidence": steps}
+
+
+def approvals_evidence(view: EvidenceView, home_approvals: Path) -> dict[str, Any]:
+    """What the approvals control judges: the candidate plus every approval filed for the pipeline."""
+    cand = candidate(view)
+    return {**{k: cand[k] for k in ("pipeline", "model_sha256", "evidence_sha256", "trainer")},
+            "approvals": load_approvals(home_approvals, view.spec.name)}
+
+
+def _verify_version(ctx: StageContext, version: str, run_id: str, bundle_name: str, bundle_sha256: str,
+                    identity: str, expected: str, supply_chain: bool = True) -> dict[str, Any]:
+    """Verify a registered version's own files: signature by a trusted key, digest, and (for the
+    newest evidence's version) the provenance and SBOM logged with it."""
     registered = ctx.tracker.version(ctx.spec.name, version)
     if registered.run_id != run_id:
         raise PromotionRefused(f"registered version {version} of '{ctx.spec.name}' comes from MLflow run "
@@ -59,16 +87,52 @@ def verify_registered_version(ctx: StageContext) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="mlsecops-promote-"))
     try:
         model_dir = ctx.tracker.download(run_id, "model", tmp)
-        bundle = ctx.tracker.download(run_id, f"signature/{Path(sig['bundle']).name}", tmp)
-        if sha256_file(bundle) != sig["bundle_sha256"]:
+        bundle = ctx.tracker.download(run_id, f"signature/{bundle_name}", tmp)
+        if sha256_file(bundle) != bundle_sha256:
             raise PromotionRefused("the signature bundle logged to MLflow differs from the one in the evidence")
-        signed = verify_model(model_dir, bundle, ctx.keys.public_key(sig["identity"]))
+        signed = verify_trusted(model_dir, bundle, ctx.keys, identity)
+        chain = verify_registered_supply_chain(ctx, run_id, model_dir, tmp) if supply_chain else {}
+        net = json.loads((model_dir / "model.json").read_text(encoding="utf-8")).get("net", {})  # signed content
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if not signed.digest == sig["signed_digest"] == trained["model"]["sha256"]:
+    if signed.digest != expected:
         raise PromotionRefused(f"registered version {version} has digest {signed.digest[:12]}…, but the trained and "
-                               f"signed model is {trained['model']['sha256'][:12]}…")
-    return {"version": version, "run_id": run_id, "model_sha256": signed.digest, "identity": sig["identity"]}
+                               f"signed model is {expected[:12]}…")
+    return {"version": version, "run_id": run_id, "model_sha256": signed.digest, "identity": identity,
+            "bundle": bundle_name, "bundle_sha256": bundle_sha256, "classifier": net,
+            "weights_sha256": signed.manifest.get("model.safetensors"), **chain}
+
+
+def verify_registered_version(ctx: StageContext) -> dict[str, Any]:
+    """Download the registered version's files and its bundle; verify them; return the facts."""
+    trained = ctx.data("trained_model")
+    sig = ctx.data("signed_model")["signature"]
+    if sig["signed_digest"] != trained["model"]["sha256"]:
+        raise PromotionRefused(f"the signature covers {sig['signed_digest'][:12]}…, not the trained model "
+                               f"{trained['model']['sha256'][:12]}…")
+    return _verify_version(ctx, trained["mlflow"]["version"], trained["mlflow"]["run_id"], Path(sig["bundle"]).name,
+                           sig["bundle_sha256"], sig["identity"], trained["model"]["sha256"])
+
+
+def _signed(ctx: StageContext, decision: dict[str, Any]) -> dict[str, Any]:
+    identity = ctx.policy.promotion.identity
+    body = {**decision, "decided_by": identity, "decided_at": now_utc()}
+    signer = PayloadSigner(ctx.home.keys)
+    return {**body, "signature": signer.sign(identity, canonical_json(body)),
+            "key_sha256": signer.fingerprint(identity)}
+
+
+def _record(ctx: StageContext, kind: str, decision: dict[str, Any], extra: list[CheckOutcome]) -> dict[str, Any]:
+    """Append every re-run check and the decision in one transaction, then sign the log head."""
+    pipeline, subject, actor = ctx.spec.name, decision.get("model_sha256"), decision.get("decided_by")
+    entries = [{"kind": audit_kinds.CHECK, "pipeline": pipeline, "actor": actor, "subject": subject,
+                "data": {**outcome, "phase": kind, "run_id": ctx.run_id}} for outcome in decision.get("checks", [])]
+    entries += [{"kind": audit_kinds.CHECK, "pipeline": pipeline, "actor": actor, "subject": subject,
+                 "data": {**o.to_dict(), "phase": kind, "run_id": ctx.run_id}} for o in extra]
+    entries.append({"kind": kind, "pipeline": pipeline, "actor": actor, "subject": subject, "data": decision})
+    records = ctx.audit.append_many(entries)
+    checkpoint = ctx.audit.checkpoint()
+    return {"seq": records[-1].seq, "hash": records[-1].hash, "checkpoint": checkpoint.to_dict()}
 
 
 def promote(ctx: StageContext) -> dict[str, Any]:
@@ -81,14 +145,71 @@ def promote(ctx: StageContext) -> dict[str, Any]:
             facts = verify_registered_version(ctx)
         except MlsecopsError as exc:
             reasons.append(str(exc))
+    approvals: dict[str, Any] = {}
+    approval_outcome: CheckOutcome | None = None
+    try:
+        cand = candidate(ctx)
+        for step in cand["evidence"]:
+            ctx.upstream(step)
+        evidence = approvals_evidence(ctx, ctx.home.approvals)
+        signer = PayloadSigner(ctx.home.keys)
+        review = review_approvals(evidence, ctx.policy.approvals, signer)
+        approval_outcome, approvals = approvals_outcome(review, evidence), review.to_dict()
+    except MlsecopsError as exc:
+        cand = {}
+        reasons.append(f"no candidate to approve: {exc}")
+    awaiting = bool(approval_outcome and not approval_outcome.passed and not reasons)
+    if approval_outcome is not None and not approval_outcome.passed:
+        reasons.append(f"approvals: {approval_outcome.detail}")
     previous = ctx.tracker.alias_version(ctx.spec.name, alias)
     decision = {"alias": alias, "previous_version": previous, "checks": [o.to_dict() for o in outcomes],
-                "promoted": not reasons, "reasons": reasons, **facts}
+                "approvals": approvals, "promoted": not reasons, "awaiting_approval": awaiting, "reasons": reasons,
+                "model_sha256": cand.get("model_sha256"), "evidence_sha256": cand.get("evidence_sha256"),
+                "evidence": cand.get("evidence", {}), "trainer": cand.get("trainer"), **facts}
+    decision = _signed(ctx, decision)
+    extra = [approval_outcome] if approval_outcome is not None else []
     if reasons:
-        ctx.store.write(ctx.spec.name, ctx.run_id, "promotion", {**decision, "summary": "REFUSED",
+        audit = _record(ctx, audit_kinds.REFUSAL, decision, extra)
+        ctx.store.write(ctx.spec.name, ctx.run_id, "promotion", {**decision, "audit": audit, "summary": "REFUSED"
+                                                                  + (" (awaiting approval)" if awaiting else ""),
                                                                   "inputs": dict(ctx.used)})
         raise PromotionRefused(f"promotion of '{ctx.spec.name}' refused; alias '{alias}' unchanged "
                                f"({previous or 'unset'}): " + " | ".join(reasons))
     ctx.tracker.set_alias(ctx.spec.name, alias, facts["version"])
+    decision["audit"] = _record(ctx, audit_kinds.PROMOTION, decision, extra)
     ctx.log.info(f"alias '{alias}' of '{ctx.spec.name}' -> version {facts['version']}")
+    return decision
+
+
+def rollback(ctx: StageContext, *, identity: str, reason: str = "") -> dict[str, Any]:
+    """Move the alias back to the version promoted before the current one; verify it, sign and log it."""
+    from mlsecops.controls.forensics import alias_history
+
+    alias = ctx.policy.promotion.alias
+    current = ctx.tracker.alias_version(ctx.spec.name, alias)
+    stack = alias_history(ctx.audit.records(ctx.spec.name, (audit_kinds.PROMOTION, audit_kinds.ROLLBACK)), alias)
+    if current is None or not stack:
+        raise PromotionRefused(f"nothing to roll back: alias '{alias}' of '{ctx.spec.name}' is "
+                               f"{'unset' if current is None else 'not set by any promotion in the audit log'}")
+    if stack[-1]["version"] != current:
+        raise PromotionRefused(f"alias '{alias}' of '{ctx.spec.name}' points to version {current}, but the audit log's "
+                               f"last promotion set version {stack[-1]['version']}: the alias was moved outside "
+                               f"mlsecops; investigate before rolling back")
+    if len(stack) < 2:
+        raise PromotionRefused(f"nothing to roll back to: version {current} is the only version of "
+                               f"'{ctx.spec.name}' ever promoted to '{alias}'")
+    target = stack[-2]
+    facts = _verify_version(ctx, target["version"], target["run_id"], target["bundle"], target["bundle_sha256"],
+                            target["identity"], target["model_sha256"], supply_chain=False)  # attested at its promotion
+    decision = {"alias": alias, "from_version": current, "to_version": target["version"],
+                "previous_version": current, "version": target["version"], "promoted": True,
+                "model_sha256": target["model_sha256"], "reason": reason, "restored_from_seq": target["seq"],
+                **{k: facts[k] for k in ("run_id", "identity", "bundle", "bundle_sha256", "classifier",
+                                         "weights_sha256")}}
+    body = {**decision, "decided_by": identity, "decided_at": now_utc()}
+    signer = PayloadSigner(ctx.home.keys)
+    decision = {**body, "signature": signer.sign(identity, canonical_json(body)), "key_sha256": signer.fingerprint(identity)}
+    ctx.tracker.set_alias(ctx.spec.name, alias, target["version"])
+    decision["audit"] = _record(ctx, audit_kinds.ROLLBACK, decision, [])
+    ctx.store.write(ctx.spec.name, ctx.run_id, "rollback", decision)
     return decision

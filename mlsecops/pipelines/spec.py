@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from mlsecops.controls._keys import PayloadSigner
+from mlsecops.controls.audit import AuditLog
 from mlsecops.controls.outcome import CheckOutcome
 from mlsecops.controls.signing import KeyRing
 from mlsecops.errors import EvidenceError
@@ -111,6 +113,15 @@ class StageContext(EvidenceView):
         self.seed_sources = seed_sources
         self.used: dict[str, str] = {}
         self._mlflow_run: str | None = None
+        self._audit: AuditLog | None = None
+
+    @property
+    def audit(self) -> AuditLog:
+        """The append-only decision log under MLSECOPS_HOME (opened on first use)."""
+        if self._audit is None:
+            self._audit = AuditLog.open(self.home.audit_db, PayloadSigner(self.home.keys),
+                                        checkpoint_every=self.policy.audit.checkpoint_every)
+        return self._audit
 
     @property
     def source_path(self) -> Path:

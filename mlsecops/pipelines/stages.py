@@ -1,6 +1,6 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> ... -> signed_model -> risk_report -> promotion
+    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> trained_model -> model_scan -> signed_model -> risk_report -> promotion
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import numpy as np
 
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, MODEL_TRAINING, CheckOutcome
 from mlsecops.controls.provenance import collect_source
-from mlsecops.controls.signing import sign_model, verify_model
+from mlsecops.controls.signing import sign_model, verify_trusted
 from mlsecops.controls.validation import evaluate_validation, validate_table
 from mlsecops.errors import SignatureError
 from mlsecops.fileio import folder_digest
 from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
 from mlsecops.pipelines import promotion as promotion_control
+from mlsecops.pipelines.discretion import REDACTED_DATA
 from mlsecops.pipelines.report_stage import REPORT_STEP, risk_report_stage
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
+from mlsecops.pipelines.supply_chain import MODEL_SCAN, PROVENANCE_VERIFIED, attest
 from mlsecops.policy import Policy
 
 
@@ -107,16 +109,19 @@ def _signed_model(ctx: StageContext) -> StageResult:
     model = ctx.upstream("trained_model").data["model"]
     folder = Path(model["path"])
     identity = ctx.policy.signing.identity
+    if ctx.upstream("model_scan").data["model"]["sha256"] != model["sha256"]:
+        raise SignatureError(f"model_scan scanned another model than {folder}: re-run model_scan before signing")
     bundle = sign_model(folder, ctx.keys.private_key(identity))
-    signed = verify_model(folder, bundle, ctx.keys.public_key(identity))
+    signed = verify_trusted(folder, bundle, ctx.keys, identity)
     if signed.digest != model["sha256"]:
         raise SignatureError(f"signed digest {signed.digest[:12]}… differs from trained model {model['sha256'][:12]}…")
     ctx.tracker.log_file(ctx.upstream("trained_model").data["mlflow"]["run_id"], bundle, "signature")
     return StageResult(
         {"signature": {"bundle": str(bundle), "bundle_sha256": signed.bundle_sha256, "identity": identity,
                        "public_key_sha256": ctx.keys.fingerprint(identity), "signed_digest": signed.digest,
-                       "files": signed.manifest}},
-        summary=f"signed by '{identity}', digest {signed.digest[:12]}",
+                       "files": signed.manifest},
+         "supply_chain": attest(ctx, folder, identity)},
+        summary=f"signed by '{identity}', digest {signed.digest[:12]}, SBOM + provenance",
         metadata={"identity": identity, "signed_digest": signed.digest, "bundle_sha256": signed.bundle_sha256})
 
 
@@ -124,7 +129,7 @@ def _check_signature(view: EvidenceView, policy: Policy) -> CheckOutcome:
     sig = view.data("signed_model")["signature"]
     model = view.data("trained_model")["model"]
     try:
-        signed = verify_model(Path(model["path"]), Path(sig["bundle"]), view.keys.public_key(sig["identity"]))
+        signed = verify_trusted(Path(model["path"]), Path(sig["bundle"]), view.keys, sig["identity"])
         ok = signed.digest == model["sha256"] == sig["signed_digest"]
         detail = "bundle verifies and signs the trained model's digest" if ok else \
             f"bundle verifies but signs {signed.digest[:12]}…, not the trained model {model['sha256'][:12]}…"
@@ -149,12 +154,14 @@ VALIDATED_DATA = Stage("validated_data", "Great Expectations suite: schema, type
                        (CheckSpec("validation_suite", "Every expectation of the GX suite is met.", _check_validation),),
                        kinds=("great_expectations", "parquet"))
 TRAINED_MODEL = Stage("trained_model", "Seeded torch training on feature columns only; safetensors; MLflow version.",
-                      ("validated_data",), _trained_model,
+                      ("redacted_data",), _trained_model,
                       (CheckSpec("model_quality", "Held-out accuracy meets the policy.", _check_model_quality),),
                       kinds=("pytorch", "mlflow"))
-SIGNED_MODEL = Stage("signed_model", "model-signing bundle over the model folder with the trainer's EC key.",
-                     ("trained_model",), _signed_model,
-                     (CheckSpec("signature_verifies", "The bundle verifies over the model folder.", _check_signature),),
+SIGNED_MODEL = Stage("signed_model", "model-signing bundle over the model folder with the trainer's EC key; "
+                     "CycloneDX SBOM and signed SLSA provenance.",
+                     ("model_scan",), _signed_model,
+                     (CheckSpec("signature_verifies", "The bundle verifies over the model folder with a trusted key.",
+                                _check_signature), PROVENANCE_VERIFIED),
                      kinds=("sigstore",))
 
 
@@ -164,5 +171,5 @@ def promotion_stage(after: str) -> Stage:
 
 
 def standard_stages() -> tuple[Stage, ...]:
-    chain = (RAW_DATA, VALIDATED_DATA, TRAINED_MODEL, SIGNED_MODEL)
+    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, TRAINED_MODEL, MODEL_SCAN, SIGNED_MODEL)
     return chain + (risk_report_stage(chain[-1].name), promotion_stage(REPORT_STEP))
