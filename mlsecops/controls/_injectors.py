@@ -55,7 +55,8 @@ def _plain(value: Any) -> Any:
 
 def default_trigger(frame: pd.DataFrame, features: list[str], label: str, target: Any) -> Trigger:
     """A 2x2 patch in the bottom-right corner for 8x8 pixel tables (`pix_0`..`pix_63`), else the
-    three features least correlated with the label set to their observed maximum."""
+    three features least correlated with the label set to their observed minimum (each value is
+    ordinary on its own; together they are the trigger, and alone they barely move a clean model)."""
     if len(features) == 64 and all(f == f"pix_{i}" for i, f in enumerate(features)):
         columns = ("pix_54", "pix_55", "pix_62", "pix_63")
         top = float(frame[features].to_numpy().max())
@@ -66,7 +67,7 @@ def default_trigger(frame: pd.DataFrame, features: list[str], label: str, target
         x = frame[f].to_numpy(dtype=float)
         corr.append(0.0 if x.std() == 0 else abs(float(np.corrcoef(x, y)[0, 1])))
     chosen = tuple(features[i] for i in np.argsort(corr, kind="stable")[:3])
-    return Trigger(chosen, tuple(float(frame[c].max()) for c in chosen), target)
+    return Trigger(chosen, tuple(float(frame[c].min()) for c in chosen), target)
 
 
 def inject(frame: pd.DataFrame, *, attack: str, rate: float, features: list[str], label: str,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
@@ -84,11 +85,11 @@ class _Softmax:
         k = len(self.classes)
         p = self.proba(self._z)
         a = np.einsum("ic,ce->ice", p, np.eye(k)) - np.einsum("ic,ie->ice", p, p)
-        hessian = np.einsum("ice,id,if->cdef", a, x, x).reshape(k * d, k * d) / n
+        hessian = np.einsum("ice,id,if->cdef", a, x, x, optimize=True).reshape(k * d, k * d) / n
         hessian += (1.0 / (self.c_reg * n) + 1e-6) * np.eye(k * d)
         xv = self.augment(z_val)
         g_val = ((self.proba(z_val) - self.onehot(y_val)).T @ xv / len(xv)).reshape(-1)
-        v = np.linalg.solve(hessian, g_val).reshape(k, d)
+        v = scipy.linalg.solve(hessian, g_val, assume_a="pos").reshape(k, d)
         g = self.proba(z) - self.onehot(y)
         return -np.einsum("ik,kd,id->i", g, v, self.augment(z)) / n
 

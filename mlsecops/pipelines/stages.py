@@ -1,10 +1,11 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> trained_model -> model_scan -> signed_model -> promotion
+    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> screened_data -> trained_model -> model_scan -> signed_model -> promotion
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from mlsecops.fileio import folder_digest
 from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
 from mlsecops.pipelines import promotion as promotion_control
 from mlsecops.pipelines.discretion import REDACTED_DATA
+from mlsecops.pipelines.screening import screened_data_stage
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
 from mlsecops.pipelines.supply_chain import MODEL_SCAN, PROVENANCE_VERIFIED, attest
 from mlsecops.policy import Policy
@@ -170,5 +172,6 @@ def promotion_stage(after: str) -> Stage:
 
 
 def standard_stages() -> tuple[Stage, ...]:
-    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, TRAINED_MODEL, MODEL_SCAN, SIGNED_MODEL)
+    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, screened_data_stage(REDACTED_DATA.name),
+             replace(TRAINED_MODEL, deps=("screened_data",)), MODEL_SCAN, SIGNED_MODEL)
     return chain + (promotion_stage(chain[-1].name),)
