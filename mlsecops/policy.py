@@ -63,6 +63,7 @@ class PoisoningPolicy(Section):
     c_harm: float = Field(0.01, gt=0)
     c_label: float = Field(1.0, gt=0)
     trigger_share: float = Field(0.8, ge=0, le=1)
+    trigger_min_rows: int = Field(5, ge=2)
     seed: int = 0
 
 

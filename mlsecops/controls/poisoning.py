@@ -53,6 +53,7 @@ class ScreenConfig:
     c_harm: float = 0.01                 # inverse L2 strength of the influence model
     c_label: float = 1.0                 # inverse L2 strength of the label-consistency model
     trigger_share: float = 0.8           # a trigger value is shared by this share of a class's flagged rows
+    trigger_min_rows: int = 5            # ... of at least this many flagged rows
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -227,7 +228,7 @@ def _trigger_scan(x: np.ndarray, x_ref: np.ndarray, y: np.ndarray, poison: np.nd
     found = []
     for c in np.unique(y[poison]):
         rows = np.flatnonzero(poison & (y == c))
-        if len(rows) < 3:
+        if len(rows) < cfg.trigger_min_rows:
             continue
         columns, values = [], []
         for j in range(len(features)):
