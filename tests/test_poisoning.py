@@ -182,7 +182,7 @@ def test_poisoned_source_blocks_promotion_and_quarantine_lists_the_rows(env: Env
     assert len(flagged & set(inj.poisoned_ids)) >= 0.75 * len(inj.poisoned_ids)
     assert quarantine["reference"]["sha256"] == patients.TRUSTED_SHA256
     table = pd.read_parquet(quarantine["table"]["path"])
-    assert set(table["quarantine_row"]) == flagged and "ssn" in table.columns   # nothing dropped silently
+    assert set(table["quarantine_row"]) == flagged and "clinical_note" in table.columns  # whole (redacted) rows kept
 
     solo = env.run("patients", ["promotion"])                        # cannot bypass the failed screen
     assert "poisoning_screen" in step_failures(solo)["promotion"]
@@ -212,7 +212,7 @@ def test_tampered_trusted_slice_stops_the_screen(env: Env) -> None:
     ref = env.home.sources / "patients.reference.csv"
     patients.write_trusted_slice(ref)
     ref.write_text(ref.read_text().replace(",0\n", ",1\n", 3))       # relabel three trusted rows
-    result = env.run("patients", ["raw_data", "validated_data", "screened_data"])
+    result = env.run("patients", ["raw_data", "validated_data", "redacted_data", "screened_data"])
     assert "pins" in step_failures(result)["screened_data"]
 
 

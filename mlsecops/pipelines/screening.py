@@ -77,8 +77,8 @@ def load_reference(ctx: StageContext) -> tuple[pd.DataFrame, dict[str, object]]:
 
 def _screened_data(ctx: StageContext) -> StageResult:
     schema = ctx.spec.schema
+    reference, ref_record = load_reference(ctx)       # first: a tampered trusted slice stops everything
     frame, table = ctx.input_table("screened_data")
-    reference, ref_record = load_reference(ctx)
     report = screen_table(frame, reference, features=schema.features, label=schema.label,
                           config=screen_config(ctx.policy))
     quarantine = report.to_dict()
