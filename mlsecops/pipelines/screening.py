@@ -89,12 +89,13 @@ def _screened_data(ctx: StageContext) -> StageResult:
     quarantine["table"] = {"path": str(qpath), "sha256": sha256_file(qpath), "rows": len(report.flagged)}
     quarantine["reference"] = ref_record
     quarantine["input"] = {"step": table["step"], "sha256": table["sha256"], "rows": table["rows"]}
-    qref = ctx.store.write(ctx.spec.name, ctx.run_id, "quarantine", quarantine)
-    ctx.tracker.log_file(ctx.mlflow_run(), qref.path, "evidence")
     summary = (f"{len(report.flagged)} of {report.rows} rows quarantined ({report.flagged_fraction:.1%}), "
                f"{len(report.black_swans)} black swans kept, {report.seconds:.1f} s")
     if report.triggers:
         summary += f", trigger suspected on {', '.join(report.triggers[0]['columns'][:4])}"
+    quarantine["summary"] = summary
+    qref = ctx.store.write(ctx.spec.name, ctx.run_id, "quarantine", quarantine)
+    ctx.tracker.log_file(ctx.mlflow_run(), qref.path, "evidence")
     screen = {k: quarantine[k] for k in ("rows", "flagged_count", "flagged_fraction", "kept_rows", "black_swan_count",
                                           "trigger_fraction", "triggers", "cuts", "seconds", "by_class")}
     return StageResult(
