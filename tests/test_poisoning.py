@@ -19,7 +19,7 @@ from mlsecops.pipelines import digits, patients
 from mlsecops.pipelines.fuzz import fuzz_frames
 from mlsecops.pipelines.screening import reference_positions
 from mlsecops.policy import load_policy
-from tests.conftest import Env, check_results, materialized, step_failures
+from tests.conftest import PRE_PROMOTION, Env, approve, check_results, materialized, step_failures
 
 ID = "row"
 
@@ -195,9 +195,11 @@ def test_clean_source_with_rare_valid_rows_promotes(env: Env) -> None:
                                 id_column=ID, seed=4)
     _write_source(env, planted.drop(columns=ID))
 
-    result = env.run("patients")
+    result = env.run("patients", PRE_PROMOTION)
     assert result.success, step_failures(result)
     assert check_results(result)["poisoning_screen"] and check_results(result)["backdoor_trigger"]
+    approve(env, "patients")                                         # the release approval promotion requires
+    assert env.run("patients", ["promotion"]).success
     assert env.tracker().alias_version("patients", "production") == "1"
     quarantine = env.store().latest("patients", "quarantine").data
     assert {row["id"] for row in quarantine["black_swans"]} & set(swans)
