@@ -440,3 +440,36 @@ def report(pipeline: str = typer.Option("patients", "--pipeline", "-p", help="pi
 
         if not webbrowser.open(located.html.resolve().as_uri()):
             _fail(f"no browser could be started; open {located.html} yourself")
+
+
+@app.command()
+def fuzz(pipeline: str = typer.Option("patients", "--pipeline", "-p", help="pipeline whose data to poison"),
+         attack: str = typer.Option("label_flip,targeted_flip,backdoor,outlier", "--attack", "-a",
+                                    help="comma-separated: label_flip, targeted_flip, backdoor, outlier"),
+         rate: str = typer.Option("0.01,0.02,0.05,0.1", "--rate", "-r", help="comma-separated poison rates"),
+         seed: int = typer.Option(0, "--seed", help="seed of the injections and the split"),
+         out: Optional[Path] = typer.Option(None, "--out", help="folder for fuzz.json and fuzz.png"),
+         as_json: bool = typer.Option(False, "--json", help="print the JSON report instead of the table")) -> None:
+    """Inject seeded poison, screen, train; print precision/recall/F1, accuracy and backdoor ASR."""
+    from mlsecops.controls.fuzzing import ATTACKS, FuzzError, render_table
+    from mlsecops.pipelines.fuzz import fuzz_pipeline
+
+    attacks = [a.strip() for a in attack.split(",") if a.strip()]
+    unknown = [a for a in attacks if a not in ATTACKS]
+    if unknown or not attacks:
+        _fail(f"unknown attack(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(ATTACKS)}")
+    try:
+        rates = [float(r) for r in rate.split(",") if r.strip()]
+    except ValueError:
+        _fail(f"--rate '{rate}' must be comma-separated numbers such as 0.01,0.05")
+    try:
+        with console.status(f"fuzzing {pipeline}…") as status:
+            result = fuzz_pipeline(pipeline, attacks=attacks, rates=rates, seed=seed, out_dir=out,
+                                   progress=lambda msg: status.update(f"fuzzing {pipeline}: {msg}"))
+    except FuzzError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(result.report.to_dict(), indent=2))
+        return
+    console.print(render_table(result.report))
+    console.print(f"report: {result.json_path}\nplot:   {result.png_path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlsecops.assets.factory import build_pipeline
+from mlsecops.assets.fuzz import build_fuzz_job
 from mlsecops.pipelines.registry import PIPELINES
 from mlsecops.resources import MlflowResource, MlsecopsResource
 from mlsecops.sensors import build_approval_sensor
@@ -17,6 +18,8 @@ def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowRe
         assets += a
         checks += c
         jobs.append(j)
+        if spec.reference is not None:
+            jobs.append(build_fuzz_job(spec))
     return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs,
                           sensors=[build_approval_sensor(spec) for spec in PIPELINES.values()],
                           resources={"mlsecops": mlsecops or MlsecopsResource(),

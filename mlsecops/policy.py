@@ -46,6 +46,27 @@ class TrainingPolicy(Section):
     min_test_accuracy: float = Field(0.9, ge=0, le=1)
 
 
+class PoisoningPolicy(Section):
+    """The poisoning screen (controls/poisoning.py): blocking limits, then the screen's own cuts."""
+
+    max_flagged_fraction: float = Field(0.03, ge=0, le=1, description="quarantined share that blocks (AML.T0020)")
+    max_trigger_fraction: float = Field(0.005, ge=0, le=1, description="rows sharing a trigger (AML.T0043.004)")
+    harm_quantile: float = Field(0.98, ge=0, le=1)
+    max_label_probability: float = Field(0.1, ge=0, le=1)
+    min_neighbour_agreement: float = Field(0.4, ge=0, le=1)
+    spectral_factor: float = Field(2.0, gt=0)
+    min_votes: int = Field(2, ge=1, le=4)
+    strong_label_probability: float = Field(0.02, ge=0, le=1)
+    rare_quantile: float = Field(0.95, ge=0, le=1)
+    neighbours: int = Field(10, ge=1)
+    reference_folds: int = Field(5, ge=3)
+    c_harm: float = Field(0.01, gt=0)
+    c_label: float = Field(1.0, gt=0)
+    trigger_share: float = Field(0.8, ge=0, le=1)
+    trigger_min_rows: int = Field(5, ge=2)
+    seed: int = 0
+
+
 class SigningPolicy(Section):
     identity: str = Field("trainer", min_length=1, description="identity whose key signs models")
 
@@ -135,6 +156,7 @@ class Policy(Section):
     version: int = Field(1, ge=1, le=1)
     source: SourcePolicy = SourcePolicy()
     validation: ValidationPolicy = ValidationPolicy()
+    poisoning: PoisoningPolicy = PoisoningPolicy()
     training: TrainingPolicy = TrainingPolicy()
     signing: SigningPolicy = SigningPolicy()
     scanning: ScanningPolicy = ScanningPolicy()

@@ -41,7 +41,8 @@ def test_patients_run_redacts_promotes_and_writes_no_raw_pii(env: Env) -> None:
     assert set(pii["redaction"]["dropped"]) == set(IDENTITY)
     assert pii["scan"]["columns"]["clinical_note"]["kind"] == "free_text"
     assert pii["rescan"]["remaining_findings"] == 0
-    assert store.latest("patients", "trained_model").data["dataset"]["step"] == "redacted_data"
+    assert store.latest("patients", "trained_model").data["dataset"]["step"] == "screened_data"
+    assert store.latest("patients", "quarantine").data["input"]["step"] == "redacted_data"  # screened after redaction
 
     raw = _raw_values(make_frame())
     root = env.home.root

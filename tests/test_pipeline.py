@@ -18,9 +18,9 @@ def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
 
 def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     result = env.run("patients")
-    assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
-                                    "signed_model", "risk_report"}
-    assert all(check_results(result).values()) and len(check_results(result)) == 10
+    assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "screened_data", "trained_model",
+                                    "model_scan", "signed_model", "risk_report"}
+    assert all(check_results(result).values()) and len(check_results(result)) == 12
     assert "no approval on file" in step_failures(result)["promotion"]
     assert env.store().latest("patients", "promotion").data["awaiting_approval"] is True
     tracker = env.tracker()
@@ -34,7 +34,8 @@ def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     decision = env.store().latest("patients", "promotion").data["decision"]
     assert decision["promoted"] and decision["version"] == "1"
     assert {c["check"] for c in decision["checks"]} == {"validation_suite", "no_unredacted_pii", "no_unexpected_pii",
-                                                       "identity_columns_not_in_features", "model_quality",
+                                                       "identity_columns_not_in_features", "poisoning_screen",
+                                                       "backdoor_trigger", "model_quality",
                                                        "artifact_safe", "signature_verifies", "provenance_verified",
                                                        "report_risk_acceptance", "report_framework_coverage"}
 

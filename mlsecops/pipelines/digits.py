@@ -10,7 +10,8 @@ import pandas as pd
 from sklearn.datasets import load_digits
 
 from mlsecops.fileio import atomic_path
-from mlsecops.pipelines.spec import PipelineSpec
+from mlsecops.pipelines.screening import write_reference
+from mlsecops.pipelines.spec import PipelineSpec, ReferenceSlice
 from mlsecops.pipelines.stages import standard_stages
 from mlsecops.schema import Column, TableSchema
 
@@ -34,6 +35,14 @@ def write_source(path: Path) -> None:
         make_frame().to_csv(tmp, index=False)
 
 
+def write_trusted_slice(path: Path) -> None:
+    """The trusted reference slice: a stratified 12% of the reference rows, features and label only."""
+    write_reference(make_frame(), list(PIXELS), "label", path)
+
+
+# sha256 of the trusted slice write_trusted_slice produces: a changed slice stops screened_data.
+TRUSTED_SHA256 = "3c590e870a58050cc37fb5f1f7fa81c313edcdba1e9ae2de71d76124d2219394"
+
 SCHEMA = TableSchema(
     "digits",
     columns=(Column("recorded_at", "datetime", "timestamp"),)
@@ -46,4 +55,5 @@ DIGITS = PipelineSpec(
     description="Handwritten digit recognition (8x8 images, small CNN).",
     schema=SCHEMA, source_file="digits.csv", make_source=write_source,
     net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(),
+    reference=ReferenceSlice("digits.reference.csv", write_trusted_slice, sha256=TRUSTED_SHA256),
 )

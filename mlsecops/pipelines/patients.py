@@ -16,7 +16,8 @@ from faker import Faker
 from sklearn.datasets import load_breast_cancer
 
 from mlsecops.fileio import atomic_path
-from mlsecops.pipelines.spec import PipelineSpec
+from mlsecops.pipelines.screening import write_reference
+from mlsecops.pipelines.spec import PipelineSpec, ReferenceSlice
 from mlsecops.pipelines.stages import standard_stages
 from mlsecops.schema import Column, TableSchema
 
@@ -68,6 +69,14 @@ def write_source(path: Path) -> None:
         make_frame().to_csv(tmp, index=False)
 
 
+def write_trusted_slice(path: Path) -> None:
+    """The trusted reference slice: a stratified 12% of the reference rows, features and label only."""
+    write_reference(make_frame(), SCHEMA.features, "label", path)
+
+
+# sha256 of the trusted slice write_trusted_slice produces: a changed slice stops screened_data.
+TRUSTED_SHA256 = "3985904bd4121f0cacff0b4c22abd2067d4c350a03340e3c996176a1977ab8a7"
+
 SCHEMA = TableSchema(
     "patients",
     columns=tuple(Column(c, "text", "identity") for c in IDENTITY)
@@ -81,4 +90,5 @@ PATIENTS = PipelineSpec(
     description="Breast-cancer diagnosis (tabular MLP) from records carrying synthetic personal data.",
     schema=SCHEMA, source_file="patients.csv", make_source=write_source,
     net={"architecture": "mlp", "hidden": 32}, stages=standard_stages(),
+    reference=ReferenceSlice("patients.reference.csv", write_trusted_slice, sha256=TRUSTED_SHA256),
 )

@@ -83,6 +83,15 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class ReferenceSlice:
+    """A trusted, curated slice for the poisoning screen: `file` under sources, written by `make` if absent."""
+
+    file: str
+    make: Callable[[Path], None]
+    sha256: str | None = None        # the pinned digest; None records it without pinning
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     description: str
@@ -91,6 +100,7 @@ class PipelineSpec:
     make_source: Callable[[Path], None]
     net: dict[str, Any]
     stages: tuple[Stage, ...]
+    reference: ReferenceSlice | None = None
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

@@ -1,10 +1,11 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> trained_model -> model_scan -> signed_model -> risk_report -> promotion
+    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> screened_data -> trained_model -> model_scan -> signed_model -> risk_report -> promotion
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from mlsecops.models.training import TrainConfig, save_model_folder, train_class
 from mlsecops.pipelines import promotion as promotion_control
 from mlsecops.pipelines.discretion import REDACTED_DATA
 from mlsecops.pipelines.report_stage import REPORT_STEP, risk_report_stage
+from mlsecops.pipelines.screening import screened_data_stage
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
 from mlsecops.pipelines.supply_chain import MODEL_SCAN, PROVENANCE_VERIFIED, attest
 from mlsecops.policy import Policy
@@ -171,5 +173,6 @@ def promotion_stage(after: str) -> Stage:
 
 
 def standard_stages() -> tuple[Stage, ...]:
-    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, TRAINED_MODEL, MODEL_SCAN, SIGNED_MODEL)
+    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, screened_data_stage(REDACTED_DATA.name),
+             replace(TRAINED_MODEL, deps=("screened_data",)), MODEL_SCAN, SIGNED_MODEL)
     return chain + (risk_report_stage(chain[-1].name), promotion_stage(REPORT_STEP))
