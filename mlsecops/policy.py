@@ -92,7 +92,7 @@ class MembershipBudget(Section):
     attack_model: Literal["gb", "rf", "lr", "nn"] = "gb"
     max_rows: int = Field(400, ge=20, description="members and non-members each, at most")
     bootstrap: int = Field(200, ge=20, le=5_000)
-    max_advantage: float = Field(0.15, ge=0, le=1, description="TPR - FPR of the attack on held-out rows")
+    max_advantage: float = Field(0.15, ge=-1, le=1, description="TPR - FPR of the attack on held-out rows")
 
 
 class ExtractionBudget(Section):

@@ -122,10 +122,11 @@ class HopSkipJumpAttack:
         evaded = target.predict(x_adv) != y
         l2 = np.linalg.norm((x_adv - x).reshape(len(x), -1), axis=1)
         bound = b.l2_bound or budget.evasion.gate_eps * float(np.sqrt(data.features))
-        bounded = evaded & (l2 <= bound)
+        bounded = evaded & (l2 <= bound)  # recorded for reading; the gate recomputes it from evaded_l2
         metrics = {"samples": int(len(x)), "success_rate": float(evaded.mean()) if len(x) else 0.0,
                    "bounded_success_rate": float(bounded.mean()) if len(x) else 0.0, "l2_bound": round(bound, 4),
                    "median_l2": round(float(np.median(l2[evaded])), 4) if evaded.any() else None,
+                   "evaded_l2": [round(float(d), 5) if e else None for d, e in zip(l2, evaded)],
                    "queries": int(queries), "queries_per_row": queries / max(len(x), 1)}
         return AttackResult(self.name, self.atlas, metrics, queries=int(queries))
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 import numpy as np
 
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, MODEL_TRAINING, CheckOutcome
-from mlsecops.errors import EvidenceError, PolicyError
+from mlsecops.errors import EvidenceError, MlsecopsError, PolicyError
 from mlsecops.fileio import atomic_path, sha256_file
 
 if TYPE_CHECKING:
@@ -30,12 +30,16 @@ if TYPE_CHECKING:
 
     from mlsecops.policy import AdversarialPolicy
 
-__all__ = ["AttackData", "AttackResult", "Attack", "Target", "Gate", "AdversarialReport", "AttackBudgetError",
+__all__ = ["AttackData", "AttackResult", "Attack", "Target", "Gate", "AdversarialReport", "AttackBudgetError", "AttackDataError",
            "ATTACKS", "GATES", "register", "prepare_data", "evaluate_model", "evaluate_adversarial", "gates_for"]
 
 
 class AttackBudgetError(PolicyError):
     """An attack budget from the policy cannot be honoured on this model or data."""
+
+
+class AttackDataError(MlsecopsError):
+    """The rows handed to the adversarial evaluation are malformed."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,12 @@ def prepare_data(X: np.ndarray, y: np.ndarray, train_index: np.ndarray, test_ind
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     if X.ndim != 2 or len(X) != len(y):
-        raise ValueError(f"expected a 2-D feature matrix with one label per row, got {X.shape} and {y.shape}")
+        raise AttackDataError(f"adversarial evaluation expects a 2-D feature matrix with one label per row, "
+                              f"got features {X.shape} and labels {y.shape}")
+    if not np.isfinite(X).all():
+        raise AttackDataError("adversarial evaluation got non-finite feature values (NaN or inf)")
     if image_side is not None and X.shape[1] != image_side * image_side:
-        raise ValueError(f"{X.shape[1]} features are not a {image_side}x{image_side} image")
+        raise AttackDataError(f"{X.shape[1]} features are not a {image_side}x{image_side} image")
     if image_side:
         lower = np.full(X.shape[1], X.min(), dtype=np.float32)
         upper = np.full(X.shape[1], X.max(), dtype=np.float32)
@@ -231,7 +238,7 @@ class Gate:
     check: str
     description: str
     attacks: tuple[str, ...]
-    decide: Callable[[dict[str, dict[str, Any]], "AdversarialPolicy"], CheckOutcome]
+    decide: Callable[[dict[str, dict[str, Any]], "AdversarialPolicy", int], CheckOutcome]
 
 
 def _metrics(attacks: dict[str, Any], name: str) -> dict[str, Any]:
@@ -241,7 +248,7 @@ def _metrics(attacks: dict[str, Any], name: str) -> dict[str, Any]:
     return attacks[name]["metrics"]
 
 
-def _robust_accuracy(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOutcome:
+def _robust_accuracy(attacks: dict[str, Any], budget: "AdversarialPolicy", features: int) -> CheckOutcome:
     eps, threshold = budget.evasion.gate_eps, budget.evasion.min_robust_accuracy
     present = [n for n in ("fgsm", "pgd") if n in attacks]
     if not present:
@@ -261,19 +268,22 @@ def _robust_accuracy(attacks: dict[str, Any], budget: "AdversarialPolicy") -> Ch
                         f"{'>=' if ok else '<'} {threshold}", mitigation="AML.M0003")
 
 
-def _query_evasion(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOutcome:
+def _query_evasion(attacks: dict[str, Any], budget: "AdversarialPolicy", features: int) -> CheckOutcome:
     m = _metrics(attacks, "hopskipjump")
     b = budget.hopskipjump
-    rate = m["bounded_success_rate"]
+    bound = b.l2_bound or budget.evasion.gate_eps * float(np.sqrt(features))
+    within = [d is not None and d <= bound for d in m["evaded_l2"]]
+    rate = float(np.mean(within)) if within else 0.0
     ok = rate <= b.max_success_rate
     return CheckOutcome("query_evasion", ok, round(rate, 4), b.max_success_rate,
                         "adversarial.hopskipjump.max_success_rate", MODEL_DEPLOYMENT, "AML.T0015",
-                        f"HopSkipJump evaded {rate:.0%} of {m['samples']} rows within L2 {m['l2_bound']} "
-                        f"(median L2 {m['median_l2']}, {m['queries_per_row']:.0f} queries/row); "
-                        f"{'<=' if ok else '>'} {b.max_success_rate:.0%} allowed", mitigation="AML.M0004")
+                        f"HopSkipJump evaded {rate:.0%} of {m['samples']} rows within L2 {bound:.3g} "
+                        f"(evaded at any size {m['success_rate']:.0%}, median L2 {m['median_l2']}, "
+                        f"{m['queries_per_row']:.0f} queries/row); {'<=' if ok else '>'} {b.max_success_rate:.0%} allowed",
+                        mitigation="AML.M0004")
 
 
-def _membership(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOutcome:
+def _membership(attacks: dict[str, Any], budget: "AdversarialPolicy", features: int) -> CheckOutcome:
     m = _metrics(attacks, "membership")
     threshold = budget.membership.max_advantage
     adv = m["advantage"]
@@ -286,7 +296,7 @@ def _membership(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOu
                         f"{'<=' if ok else '>'} {threshold}", mitigation="AML.M0002")
 
 
-def _inversion(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOutcome:
+def _inversion(attacks: dict[str, Any], budget: "AdversarialPolicy", features: int) -> CheckOutcome:
     m = _metrics(attacks, "miface")
     threshold = budget.inversion.max_similarity
     sim = m["mean_similarity"]
@@ -298,7 +308,7 @@ def _inversion(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOut
                         f"{'<=' if ok else '>'} {threshold}", mitigation="AML.M0004")
 
 
-def _extraction(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOutcome:
+def _extraction(attacks: dict[str, Any], budget: "AdversarialPolicy", features: int) -> CheckOutcome:
     m = _metrics(attacks, "copycat")
     b = budget.extraction
     agreement = m["agreement"].get(str(b.gate_queries))
@@ -312,7 +322,7 @@ def _extraction(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOu
                         f"held-out rows; {'<=' if ok else '>'} {b.max_agreement:.1%}", mitigation="AML.M0004")
 
 
-def _corruptions(attacks: dict[str, Any], budget: "AdversarialPolicy") -> CheckOutcome:
+def _corruptions(attacks: dict[str, Any], budget: "AdversarialPolicy", features: int) -> CheckOutcome:
     m = _metrics(attacks, "corruptions")
     threshold = budget.corruptions.min_accuracy
     worst_kind = min(m["accuracy"], key=m["accuracy"].get)
@@ -348,11 +358,15 @@ def evaluate_gate(check: str, evidence: dict[str, Any], budget: "AdversarialPoli
     """One gate over an evidence dict (`AdversarialReport.to_dict()`); missing results raise EvidenceError."""
     for gate in GATES:
         if gate.check == check:
-            return gate.decide(evidence.get("attacks", {}), budget)
+            return gate.decide(evidence.get("attacks", {}), budget, _features(evidence))
     raise KeyError(f"no adversarial gate '{check}' (known: {', '.join(g.check for g in GATES)})")
 
 
 def evaluate_adversarial(evidence: dict[str, Any], budget: "AdversarialPolicy") -> list[CheckOutcome]:
     """Every gate whose attacks appear in the evidence, evaluated against the policy."""
     ran = list(evidence.get("attacks", {}))
-    return [gate.decide(evidence["attacks"], budget) for gate in gates_for(ran)]
+    return [gate.decide(evidence["attacks"], budget, _features(evidence)) for gate in gates_for(ran)]
+
+
+def _features(evidence: dict[str, Any]) -> int:
+    return int(evidence.get("data", {}).get("features", 0))
