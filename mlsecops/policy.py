@@ -61,7 +61,6 @@ class ScanningPolicy(Section):
         ("picklescan", "fickling", "modelscan"), min_length=1, description="scanners that must run on every artifact")
 
 
-
 class EvasionBudget(Section):
     eps: tuple[float, ...] = Field((0.01, 0.02, 0.05, 0.1), min_length=1,
                                    description="L-inf budgets as a fraction of each feature's range")

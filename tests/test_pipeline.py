@@ -19,8 +19,8 @@ def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
 def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     result = env.run("patients")
     assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "trained_model", "model_scan",
-                                    "signed_model"}
-    assert all(check_results(result).values()) and len(check_results(result)) == 8
+                                    "signed_model", "adversarial_evaluation"}
+    assert all(check_results(result).values()) and len(check_results(result)) == 12
     assert "no approval on file" in step_failures(result)["promotion"]
     assert env.store().latest("patients", "promotion").data["awaiting_approval"] is True
     tracker = env.tracker()
@@ -35,7 +35,9 @@ def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     assert decision["promoted"] and decision["version"] == "1"
     assert {c["check"] for c in decision["checks"]} == {"validation_suite", "no_unredacted_pii", "no_unexpected_pii",
                                                        "identity_columns_not_in_features", "model_quality",
-                                                       "artifact_safe", "signature_verifies", "provenance_verified"}
+                                                       "artifact_safe", "signature_verifies", "provenance_verified",
+                                                       "robust_accuracy", "query_evasion", "membership_inference",
+                                                       "model_extraction"}
 
     # Retrain (version 2) without promoting, then flip one byte of the registered weights.
     result = env.run("patients", PRE_PROMOTION)

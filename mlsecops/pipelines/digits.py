@@ -11,6 +11,7 @@ from sklearn.datasets import load_digits
 
 from mlsecops.fileio import atomic_path
 from mlsecops.pipelines.spec import PipelineSpec
+from mlsecops.pipelines.adversarial import IMAGE_ATTACKS
 from mlsecops.pipelines.stages import standard_stages
 from mlsecops.schema import Column, TableSchema
 
@@ -45,5 +46,5 @@ DIGITS = PipelineSpec(
     name="digits",
     description="Handwritten digit recognition (8x8 images, small CNN).",
     schema=SCHEMA, source_file="digits.csv", make_source=write_source,
-    net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(),
+    net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(IMAGE_ATTACKS),
 )

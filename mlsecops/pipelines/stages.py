@@ -1,6 +1,6 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> trained_model -> model_scan -> signed_model -> promotion
+    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> trained_model -> model_scan -> signed_model -> adversarial_evaluation -> promotion
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from mlsecops.errors import SignatureError
 from mlsecops.fileio import folder_digest
 from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
 from mlsecops.pipelines import promotion as promotion_control
+from mlsecops.pipelines.adversarial import TABULAR_ATTACKS, adversarial_stage
 from mlsecops.pipelines.discretion import REDACTED_DATA
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, Stage, StageContext, StageResult
 from mlsecops.pipelines.supply_chain import MODEL_SCAN, PROVENANCE_VERIFIED, attest
@@ -169,6 +170,8 @@ def promotion_stage(after: str) -> Stage:
                  (after,), _promotion, kinds=("mlflow",))
 
 
-def standard_stages() -> tuple[Stage, ...]:
-    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, TRAINED_MODEL, MODEL_SCAN, SIGNED_MODEL)
+def standard_stages(attacks: tuple[str, ...] = TABULAR_ATTACKS) -> tuple[Stage, ...]:
+    """The chain; `attacks` picks what `adversarial_evaluation` runs (see pipelines.adversarial)."""
+    chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, TRAINED_MODEL, MODEL_SCAN, SIGNED_MODEL,
+             adversarial_stage(attacks))
     return chain + (promotion_stage(chain[-1].name),)
