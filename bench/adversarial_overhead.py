@@ -80,6 +80,7 @@ def baseline(net, data, b) -> None:
 
 
 def main() -> None:
+    torch.set_num_threads(1)  # the engine runs attacks on one thread; give the direct calls the same
     policy = load_policy().for_pipeline("patients")
     frame = make_frame()
     X = frame[PATIENTS.schema.features].to_numpy(np.float32)

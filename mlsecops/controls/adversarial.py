@@ -199,16 +199,21 @@ def evaluate_model(net: "nn.Module", data: AttackData, attacks: tuple[str, ...] 
 
     torch.manual_seed(budget.seed)
     np.random.seed(budget.seed)  # ART's HopSkipJump and CopycatCNN draw from numpy's global generator
-    target = Target(net, data)
-    results: dict[str, AttackResult] = {}
-    for attack in members:
-        if progress:
-            progress(f"attack {attack.name} ({attack.atlas})")
-        t0, q0 = time.perf_counter(), target.queries
-        result = attack.run(target, data, budget)
-        result.seconds = time.perf_counter() - t0
-        result.queries = result.queries or target.queries - q0
-        results[attack.name] = result
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models, many small calls: intra-op threads only contend for cores
+    try:
+        target = Target(net, data)
+        results: dict[str, AttackResult] = {}
+        for attack in members:
+            if progress:
+                progress(f"attack {attack.name} ({attack.atlas})")
+            t0, q0 = time.perf_counter(), target.queries
+            result = attack.run(target, data, budget)
+            result.seconds = time.perf_counter() - t0
+            result.queries = result.queries or target.queries - q0
+            results[attack.name] = result
+    finally:
+        torch.set_num_threads(threads)
     plots = _write_plots(results, data, plot_dir) if plot_dir is not None else {}
     return AdversarialReport(results, data.describe(), budget.model_dump(mode="json"), plots,
                              time.perf_counter() - started)
