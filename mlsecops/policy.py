@@ -66,7 +66,7 @@ class EvasionBudget(Section):
                                    description="L-inf budgets as a fraction of each feature's range")
     pgd_max_iter: int = Field(10, ge=1, le=200)
     gate_eps: float = Field(0.02, gt=0, le=1, description="the budget the robust-accuracy gate reads")
-    min_robust_accuracy: float = Field(0.3, ge=0, le=1, description="worst of FGSM/PGD at gate_eps")
+    min_robust_accuracy: float = Field(0.6, ge=0, le=1, description="worst of FGSM/PGD at gate_eps")
 
     @model_validator(mode="after")
     def _gate_eps_listed(self) -> "EvasionBudget":
@@ -98,7 +98,7 @@ class ExtractionBudget(Section):
     queries: tuple[int, ...] = Field((25, 50, 100, 200), min_length=1)
     epochs: int = Field(20, ge=1, le=1_000)
     gate_queries: int = Field(50, ge=1)
-    max_agreement: float = Field(0.95, ge=0, le=1, description="stolen/victim agreement at gate_queries")
+    max_agreement: float = Field(0.98, ge=0, le=1, description="stolen/victim agreement at gate_queries")
 
     @model_validator(mode="after")
     def _gate_listed(self) -> "ExtractionBudget":
