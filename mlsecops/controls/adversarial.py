@@ -230,7 +230,7 @@ def _write_plots(results: dict[str, AttackResult], data: AttackData, folder: Pat
         path = Path(folder) / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+            fig.savefig(tmp, format="png", dpi=80)
         written[name] = {"path": str(path), "sha256": sha256_file(path)}
     return written
 
