@@ -19,8 +19,8 @@ def _mlflow_model_file(env: Env, pipeline: str, version: str) -> Path:
 def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
     result = env.run("patients")
     assert materialized(result) == {"raw_data", "validated_data", "redacted_data", "screened_data", "trained_model",
-                                    "model_scan", "signed_model", "risk_report"}
-    assert all(check_results(result).values()) and len(check_results(result)) == 12
+                                    "model_scan", "signed_model", "adversarial_evaluation", "risk_report"}
+    assert all(check_results(result).values()) and len(check_results(result)) == 16
     assert "no approval on file" in step_failures(result)["promotion"]
     assert env.store().latest("patients", "promotion").data["awaiting_approval"] is True
     tracker = env.tracker()
@@ -37,7 +37,9 @@ def test_clean_run_promotes_and_tampered_weights_are_refused(env: Env) -> None:
                                                        "identity_columns_not_in_features", "poisoning_screen",
                                                        "backdoor_trigger", "model_quality",
                                                        "artifact_safe", "signature_verifies", "provenance_verified",
-                                                       "report_risk_acceptance", "report_framework_coverage"}
+                                                       "robust_accuracy", "query_evasion", "membership_inference",
+                                                       "model_extraction", "report_risk_acceptance",
+                                                       "report_framework_coverage"}
 
     # Retrain (version 2) without promoting, then flip one byte of the registered weights.
     result = env.run("patients", PRE_PROMOTION)

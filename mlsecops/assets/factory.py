@@ -7,6 +7,7 @@ themselves, so nothing goes through Dagster's pickling IO manager.
 """
 
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -23,6 +24,8 @@ def asset_key(spec: PipelineSpec, step: str) -> dg.AssetKey:
 def _metadata_value(value: Any) -> Any:
     if isinstance(value, Markdown):
         return dg.MetadataValue.md(value.text)
+    if isinstance(value, Path):
+        return dg.MetadataValue.path(str(value))
     if isinstance(value, (dict, list)):
         return dg.MetadataValue.json(value)
     return value if isinstance(value, (str, int, float, bool)) else str(value)

@@ -40,6 +40,8 @@ class MLP(nn.Module):
 class CNN(nn.Module):
     """Image classifier for side x side single-channel images given as flat pixel rows."""
 
+    shared_scale = True  # standardize with one mean/std for all pixels (see training.fit)
+
     def __init__(self, in_features: int, classes: int, side: int = 8, channels: int = 16) -> None:
         super().__init__()
         self.side = side

@@ -12,6 +12,7 @@ from sklearn.datasets import load_digits
 from mlsecops.fileio import atomic_path
 from mlsecops.pipelines.screening import write_reference
 from mlsecops.pipelines.spec import PipelineSpec, ReferenceSlice
+from mlsecops.pipelines.adversarial import IMAGE_ATTACKS
 from mlsecops.pipelines.stages import standard_stages
 from mlsecops.schema import Column, TableSchema
 
@@ -54,6 +55,6 @@ DIGITS = PipelineSpec(
     name="digits",
     description="Handwritten digit recognition (8x8 images, small CNN).",
     schema=SCHEMA, source_file="digits.csv", make_source=write_source,
-    net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(),
+    net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(IMAGE_ATTACKS),
     reference=ReferenceSlice("digits.reference.csv", write_trusted_slice, sha256=TRUSTED_SHA256),
 )

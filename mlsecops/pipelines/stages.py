@@ -1,6 +1,7 @@
 """The standard stages every pipeline runs, in order; later controls insert themselves here.
 
-    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> screened_data -> trained_model -> model_scan -> signed_model -> risk_report -> promotion
+    stages = standard_stages()     # raw_data -> validated_data -> redacted_data -> screened_data -> trained_model
+    #                                -> model_scan -> signed_model -> adversarial_evaluation -> risk_report -> promotion
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mlsecops.errors import SignatureError
 from mlsecops.fileio import folder_digest
 from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
 from mlsecops.pipelines import promotion as promotion_control
+from mlsecops.pipelines.adversarial import TABULAR_ATTACKS, adversarial_stage
 from mlsecops.pipelines.discretion import REDACTED_DATA
 from mlsecops.pipelines.report_stage import REPORT_STEP, risk_report_stage
 from mlsecops.pipelines.screening import screened_data_stage
@@ -172,7 +174,8 @@ def promotion_stage(after: str) -> Stage:
                  (after,), _promotion, kinds=("mlflow",))
 
 
-def standard_stages() -> tuple[Stage, ...]:
+def standard_stages(attacks: tuple[str, ...] = TABULAR_ATTACKS) -> tuple[Stage, ...]:
+    """The chain; `attacks` picks what `adversarial_evaluation` runs (see pipelines.adversarial)."""
     chain = (RAW_DATA, VALIDATED_DATA, REDACTED_DATA, screened_data_stage(REDACTED_DATA.name),
-             replace(TRAINED_MODEL, deps=("screened_data",)), MODEL_SCAN, SIGNED_MODEL)
+             replace(TRAINED_MODEL, deps=("screened_data",)), MODEL_SCAN, SIGNED_MODEL, adversarial_stage(attacks))
     return chain + (risk_report_stage(chain[-1].name), promotion_stage(REPORT_STEP))
