@@ -11,7 +11,9 @@ from mlsecops.resources import MlflowResource, MlsecopsResource
 from mlsecops.sensors import build_approval_sensor
 
 
-def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowResource | None = None) -> dg.Definitions:
+def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowResource | None = None,
+                      executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """Every pipeline's assets, checks and job; `executor` replaces the default (scale-out: Dask)."""
     assets, checks, jobs = [], [], []
     for spec in PIPELINES.values():
         a, c, j = build_pipeline(spec)
@@ -23,7 +25,8 @@ def build_definitions(mlsecops: MlsecopsResource | None = None, mlflow: MlflowRe
     return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs,
                           sensors=[build_approval_sensor(spec) for spec in PIPELINES.values()],
                           resources={"mlsecops": mlsecops or MlsecopsResource(),
-                                     "mlflow": mlflow or MlflowResource()})
+                                     "mlflow": mlflow or MlflowResource()},
+                          executor=executor)
 
 
 defs = build_definitions()

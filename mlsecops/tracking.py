@@ -34,7 +34,9 @@ class Tracker:
         exp = self.client.get_experiment_by_name(pipeline)
         if exp is not None:
             return exp.experiment_id
-        location = (self.artifact_root / pipeline).resolve().as_uri()
+        # A tracking server stores artifacts itself (proxied `mlflow-artifacts:`); embedded: a local folder.
+        remote = self.client.tracking_uri.startswith(("http://", "https://"))
+        location = None if remote else (self.artifact_root / pipeline).resolve().as_uri()
         try:
             return self.client.create_experiment(pipeline, artifact_location=location)
         except MlflowException:  # created concurrently

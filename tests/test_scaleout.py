@@ -1,0 +1,106 @@
+"""Scale-out profile against real services: Postgres, an MLflow server and Dask executor workers.
+
+Skipped (with the reason) only when the services cannot start here, e.g. no PostgreSQL binaries.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dagster_dask", reason="scale-out extra not installed: pip install -e '.[scale]'")
+pytest.importorskip("dagster_postgres", reason="scale-out extra not installed: pip install -e '.[scale]'")
+
+from mlsecops.evidence import EvidenceStore  # noqa: E402
+from mlsecops.home import Home  # noqa: E402
+from mlsecops.scaleout.jobs import Target, collect, launch, open_instance, run_concurrently  # noqa: E402
+from mlsecops.scaleout.services import ScaledServices, ServiceError  # noqa: E402
+from mlsecops.tracking import Tracker  # noqa: E402
+
+STEPS = {"raw_data", "validated_data", "trained_model", "signed_model", "promotion"}
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory):
+    home = Home(tmp_path_factory.mktemp("scaled") / "home")
+    try:
+        services = ScaledServices.start(home, workers=2)
+    except ServiceError as exc:
+        pytest.skip(f"scale-out services could not start here: {exc}")
+    yield services
+    services.stop()
+
+
+def _tracker(svc: ScaledServices) -> Tracker:
+    return Tracker(svc.mlflow_uri, svc.home.root / "unused")
+
+
+def test_two_pipelines_run_concurrently_on_the_workers_and_promote(svc: ScaledServices) -> None:
+    target = Target.of(svc)
+    workers = set(svc.worker_pids().values())
+    summaries = run_concurrently(["patients", "digits"], target)
+    store = EvidenceStore(svc.home.evidence)
+    tracker = _tracker(svc)
+    with open_instance(target) as instance:
+        for name, summary in summaries.items():
+            assert summary.success, summary.errors
+            assert {row[0] for row in summary.rows if row[1] == "ok"} == STEPS
+            # the run and its step events live in Postgres, and the steps ran on the Dask workers
+            record = instance.get_run_record_by_id(summary.run_id)
+            assert record is not None and record.dagster_run.is_success
+            starts = {e.dagster_event.step_key: e.dagster_event.pid for e in instance.all_logs(summary.run_id)
+                      if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"}
+            assert len(starts) == 8 and set(starts.values()) <= workers, (starts, workers)
+            decision = store.latest(name, "promotion").data["decision"]
+            assert decision["promoted"] and decision["reasons"] == []
+            assert store.latest(name, "promotion").ref.run_id == summary.run_id
+            assert tracker.alias_version(name, "production") == decision["version"]
+            # the registered model lives in the server's proxied artifact store, not a local path
+            assert tracker.version(name, decision["version"]).source.startswith("mlflow-artifacts:")
+            assert decision["model_sha256"] == store.latest(name, "trained_model").data["model"]["sha256"]
+    assert any(svc.artifacts_destination.rglob("model.safetensors"))
+
+
+def _wait_for_workers(svc: ScaledServices, n: int, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(svc.worker_pids()) < n:
+        assert time.monotonic() < deadline, "the nanny did not restart the killed worker"
+        time.sleep(0.5)
+
+
+def test_a_worker_killed_mid_run_fails_the_run_without_promotion_and_a_rerun_completes(svc: ScaledServices) -> None:
+    from distributed import Client
+
+    target = Target.of(svc)
+    open_instance(target).dispose()
+    tracker = _tracker(svc)
+    before = tracker.alias_version("patients", "production")
+    log = svc.logs / "run-killed.log"
+    proc = launch("patients", target, log)
+    killed = None
+    with Client(svc.scheduler_address, timeout=30) as client:
+        deadline = time.monotonic() + 120
+        while killed is None and proc.poll() is None and time.monotonic() < deadline:
+            for worker, keys in client.processing().items():
+                if any("trained_model" in str(k) or "signed_model" in str(k) for k in keys):
+                    info = client.scheduler_info(n_workers=-1)["workers"][worker]
+                    killed = svc.kill_worker(info["name"])
+                    break
+            time.sleep(0.05)
+    summary = collect(proc, "patients", log)
+    assert killed is not None, "the run finished before a model step could be interrupted"
+    assert not summary.success
+    assert "promotion" not in {row[0] for row in summary.rows if row[1] == "ok"}
+    with open_instance(target) as instance:
+        assert instance.get_run_record_by_id(summary.run_id).dagster_run.is_failure
+    assert not (svc.home.evidence / "patients" / summary.run_id / "promotion.json").exists()
+    assert tracker.alias_version("patients", "production") == before  # no partial promotion
+
+    _wait_for_workers(svc, 2)
+    rerun = collect(launch("patients", target, svc.logs / "run-rerun.log"), "patients", svc.logs / "run-rerun.log")
+    assert rerun.success, rerun.errors
+    decision = EvidenceStore(svc.home.evidence).latest("patients", "promotion").data["decision"]
+    assert decision["promoted"] and decision["version"] != before
+    assert tracker.alias_version("patients", "production") == decision["version"]
