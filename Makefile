@@ -7,14 +7,14 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test install bench ui clean
+.PHONY: run run-scaled test install bench ui clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,scale]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,6 +32,11 @@ run: install
 	done
 	$(BIN)/mlsecops audit verify
 	$(BIN)/mlsecops audit explain --pipeline patients
+
+# Scale-out profile: private Postgres + MLflow server + Dask workers on loopback, both pipelines
+# concurrently, then the embedded run for comparison (needs Debian's `postgresql` package; see infra/).
+run-scaled: install
+	$(BIN)/python -m mlsecops.scaleout --compare-embedded
 
 test: install
 	$(BIN)/python -m pytest -q
