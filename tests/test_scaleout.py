@@ -15,11 +15,14 @@ pytest.importorskip("dagster_postgres", reason="scale-out extra not installed: p
 
 from mlsecops.evidence import EvidenceStore  # noqa: E402
 from mlsecops.home import Home  # noqa: E402
-from mlsecops.scaleout.jobs import Target, collect, launch, open_instance, run_concurrently  # noqa: E402
+from mlsecops.scaleout.jobs import (Target, approve_candidate, collect, launch, open_instance,  # noqa: E402
+                                    run_concurrently)
 from mlsecops.scaleout.services import ScaledServices, ServiceError  # noqa: E402
 from mlsecops.tracking import Tracker  # noqa: E402
 
-STEPS = {"raw_data", "validated_data", "trained_model", "signed_model", "promotion"}
+from tests.conftest import PRE_PROMOTION  # noqa: E402
+
+PIPELINES = ["patients", "digits"]
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +40,42 @@ def _tracker(svc: ScaledServices) -> Tracker:
     return Tracker(svc.mlflow_uri, svc.home.root / "unused")
 
 
+def _audit_ok(svc: ScaledServices) -> None:
+    from mlsecops.controls._keys import PayloadSigner
+    from mlsecops.controls.audit import AuditLog
+
+    report = AuditLog.open(svc.home.audit_db, PayloadSigner(svc.home.keys)).verify()
+    assert report.ok, report.summary()
+
+
 def test_two_pipelines_run_concurrently_on_the_workers_and_promote(svc: ScaledServices) -> None:
     target = Target.of(svc)
     workers = set(svc.worker_pids().values())
-    summaries = run_concurrently(["patients", "digits"], target)
-    store = EvidenceStore(svc.home.evidence)
-    tracker = _tracker(svc)
+    summaries = run_concurrently(PIPELINES, target)
     with open_instance(target) as instance:
         for name, summary in summaries.items():
-            assert summary.success, summary.errors
-            assert {row[0] for row in summary.rows if row[1] == "ok"} == STEPS
-            # the run and its step events live in Postgres, and the steps ran on the Dask workers
-            record = instance.get_run_record_by_id(summary.run_id)
-            assert record is not None and record.dagster_run.is_success
+            assert summary.awaiting_approval and not summary.errors, summary.errors
+            assert [row[0] for row in summary.rows if row[1] == "ok"] == PRE_PROMOTION
+            # the run and its step events live in Postgres, and every step ran on a Dask worker
+            assert instance.get_run_record_by_id(summary.run_id) is not None
             starts = {e.dagster_event.step_key: e.dagster_event.pid for e in instance.all_logs(summary.run_id)
                       if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"}
-            assert len(starts) == 8 and set(starts.values()) <= workers, (starts, workers)
-            decision = store.latest(name, "promotion").data["decision"]
-            assert decision["promoted"] and decision["reasons"] == []
-            assert store.latest(name, "promotion").ref.run_id == summary.run_id
-            assert tracker.alias_version(name, "production") == decision["version"]
-            # the registered model lives in the server's proxied artifact store, not a local path
-            assert tracker.version(name, decision["version"]).source.startswith("mlflow-artifacts:")
-            assert decision["model_sha256"] == store.latest(name, "trained_model").data["model"]["sha256"]
+            assert len(starts) > len(PRE_PROMOTION) and set(starts.values()) <= workers, (starts, workers)
+
+    models = {name: approve_candidate(target, name) for name in PIPELINES}
+    promoted = run_concurrently(PIPELINES, target, steps=["promotion"])  # two writers of one audit chain
+    store = EvidenceStore(svc.home.evidence)
+    tracker = _tracker(svc)
+    for name, summary in promoted.items():
+        assert summary.success, summary.errors
+        decision = store.latest(name, "promotion").data["decision"]
+        assert decision["promoted"] and decision["reasons"] == [] and decision["model_sha256"] == models[name]
+        assert store.latest(name, "promotion").ref.run_id == summary.run_id
+        assert tracker.alias_version(name, "production") == decision["version"]
+        # the registered model lives in the server's proxied artifact store, not a local path
+        assert tracker.version(name, decision["version"]).source.startswith("mlflow-artifacts:")
     assert any(svc.artifacts_destination.rglob("model.safetensors"))
+    _audit_ok(svc)
 
 
 def _wait_for_workers(svc: ScaledServices, n: int, timeout: float = 90.0) -> None:
@@ -91,7 +106,7 @@ def test_a_worker_killed_mid_run_fails_the_run_without_promotion_and_a_rerun_com
             time.sleep(0.05)
     summary = collect(proc, "patients", log)
     assert killed is not None, "the run finished before a model step could be interrupted"
-    assert not summary.success
+    assert not summary.success and not summary.awaiting_approval
     assert "promotion" not in {row[0] for row in summary.rows if row[1] == "ok"}
     with open_instance(target) as instance:
         assert instance.get_run_record_by_id(summary.run_id).dagster_run.is_failure
@@ -99,8 +114,8 @@ def test_a_worker_killed_mid_run_fails_the_run_without_promotion_and_a_rerun_com
     assert tracker.alias_version("patients", "production") == before  # no partial promotion
 
     _wait_for_workers(svc, 2)
-    rerun = collect(launch("patients", target, svc.logs / "run-rerun.log"), "patients", svc.logs / "run-rerun.log")
-    assert rerun.success, rerun.errors
-    decision = EvidenceStore(svc.home.evidence).latest("patients", "promotion").data["decision"]
-    assert decision["promoted"] and decision["version"] != before
-    assert tracker.alias_version("patients", "production") == decision["version"]
+    rerun = run_concurrently(["patients"], target)["patients"]  # completes; promotion awaits a new approval
+    assert rerun.awaiting_approval and not rerun.errors, rerun.errors
+    assert [row[0] for row in rerun.rows if row[1] == "ok"] == PRE_PROMOTION
+    assert tracker.alias_version("patients", "production") == before
+    _audit_ok(svc)

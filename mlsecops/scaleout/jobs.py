@@ -2,6 +2,8 @@
 
     with ScaledServices.start(home) as svc:
         summaries = run_concurrently(["patients", "digits"], Target.of(svc))   # {name: RunSummary}
+        approve_candidate(Target.of(svc), "patients")                        # a non-trainer approves
+        run_concurrently(["patients"], Target.of(svc), steps=["promotion"])  # re-verify + move the alias
 
 The jobs are the embedded ones (same assets, checks and promotion) with the `dagster-dask` executor
 attached; every step runs on a Dask worker, which loads the job from its code pointer and writes its
@@ -93,15 +95,16 @@ def run_config(target: Target) -> dict[str, Any]:
             **QUIET}
 
 
-def run_scaled(pipeline: str, target: Target) -> RunSummary:
-    """Execute one pipeline's job in this process with its steps on the Dask workers."""
+def run_scaled(pipeline: str, target: Target, steps: list[str] | None = None) -> RunSummary:
+    """Execute one pipeline's job (or some of its steps) in this process with the steps on the Dask workers."""
     spec = get_pipeline(pipeline)
     home = Home(target.home).ensure()
+    selection = [dg.AssetKey([pipeline, s]) for s in steps] if steps else None
     with open_instance(target) as instance:
         result = dg.execute_job(reconstructable_job(pipeline), instance=instance, run_config=run_config(target),
-                                raise_on_error=False)
+                                raise_on_error=False, asset_selection=selection)
         summary = summarize(pipeline, result, home, [s.name for s in spec.stages])
-        if not result.success and not summary.errors:
+        if not result.success and not summary.errors and not summary.awaiting_approval:
             summary.errors.append(f"{pipeline}: run {result.run_id} failed: {_run_failure(result)}")
         return summary
 
@@ -113,13 +116,13 @@ def _run_failure(result: dg.ExecutionResult) -> str:
     return "see the Dagster event log"
 
 
-def launch(pipeline: str, target: Target, log: Path) -> subprocess.Popen:
+def launch(pipeline: str, target: Target, log: Path, steps: list[str] | None = None) -> subprocess.Popen:
     """Start one run in its own orchestrator process (as Dagster's run launchers do): Dagster's
     logging setup is not thread-safe, so concurrent runs in threads of one process can deadlock."""
     get_pipeline(pipeline)
     handle = log.open("wb")
     try:
-        return subprocess.Popen([sys.executable, "-m", "mlsecops.scaleout.jobs", pipeline], stdout=subprocess.PIPE,
+        return subprocess.Popen([sys.executable, "-m", "mlsecops.scaleout.jobs", pipeline, *(steps or [])], stdout=subprocess.PIPE,
                                 stderr=handle, env=service_env(target.to_env()), cwd=REPO_ROOT)
     finally:
         handle.close()
@@ -135,18 +138,46 @@ def collect(proc: subprocess.Popen, pipeline: str, log: Path) -> RunSummary:
         return RunSummary(pipeline, "", False, [], [f"{pipeline}: orchestrator exited {proc.returncode}: {tail}"])
 
 
-def run_concurrently(pipelines: list[str], target: Target) -> dict[str, RunSummary]:
+def run_concurrently(pipelines: list[str], target: Target, steps: list[str] | None = None) -> dict[str, RunSummary]:
     """Launch one run per pipeline at the same time and wait for all of them."""
     open_instance(target).dispose()  # create the Postgres schema once, before concurrent runs
     logs = target.home / "scaled-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    procs = {name: launch(name, target, logs / f"run-{name}.log") for name in pipelines}
-    return {name: collect(proc, name, logs / f"run-{name}.log") for name, proc in procs.items()}
+    tag = "-".join(steps or ["all"])
+    procs = {name: launch(name, target, logs / f"run-{name}-{tag}.log", steps) for name in pipelines}
+    return {name: collect(proc, name, logs / f"run-{name}-{tag}.log") for name, proc in procs.items()}
+
+
+def approve_candidate(target: Target, pipeline: str, identity: str = "demo-approver",
+                      comment: str = "scale-out DEMO approval") -> str:
+    """`mlsecops approve` of the pipeline's current candidate, as `make run` does; returns the model digest."""
+    import typer
+
+    from mlsecops import cli
+    from mlsecops.controls.signing import KeyRing
+    from mlsecops.evidence import EvidenceStore
+    from mlsecops.pipelines.promotion import candidate
+    from mlsecops.pipelines.spec import EvidenceView
+
+    home = Home(target.home)
+    model = candidate(EvidenceView(get_pipeline(pipeline), EvidenceStore(home.evidence), KeyRing(home.keys)))["model_sha256"]
+    previous = os.environ.get("MLSECOPS_HOME")
+    os.environ["MLSECOPS_HOME"] = str(home.root)
+    try:
+        cli.approve(pipeline=pipeline, model=model, identity=identity, role=None, comment=comment, hours=None)
+    except typer.Exit as exc:
+        raise MlsecopsError(f"approval of {pipeline} model {model[:12]}… by '{identity}' failed ({exc.exit_code})")
+    finally:
+        if previous is None:
+            os.environ.pop("MLSECOPS_HOME", None)
+        else:
+            os.environ["MLSECOPS_HOME"] = previous
+    return model
 
 
 def main(argv: list[str]) -> int:
-    """`python -m mlsecops.scaleout.jobs PIPELINE`: one scaled run; last stdout line = summary JSON."""
-    summary = run_scaled(argv[0], Target.from_env())
+    """`python -m mlsecops.scaleout.jobs PIPELINE [STEP...]`: one scaled run; last stdout line = summary JSON."""
+    summary = run_scaled(argv[0], Target.from_env(), argv[1:] or None)
     print(json.dumps(dataclasses.asdict(summary)))
     return 0 if summary.success else 1
 
