@@ -256,10 +256,10 @@ def _view(pipeline: str):
 
 def _audit_log(home: Home, policy=None):
     from mlsecops.controls._keys import PayloadSigner
-    from mlsecops.controls.audit import AuditLog
+    from mlsecops.controls.audit_postgres import open_audit_log  # Postgres if MLSECOPS_AUDIT_URL
 
     every = policy.audit.checkpoint_every if policy is not None else 1000
-    return AuditLog.open(home.audit_db, PayloadSigner(home.keys), checkpoint_every=every)
+    return open_audit_log(home.audit_db, PayloadSigner(home.keys), checkpoint_every=every)
 
 
 @app.command()

@@ -40,12 +40,45 @@ def _tracker(svc: ScaledServices) -> Tracker:
     return Tracker(svc.mlflow_uri, svc.home.root / "unused")
 
 
-def _audit_ok(svc: ScaledServices) -> None:
+def _audit_log(svc: ScaledServices):
     from mlsecops.controls._keys import PayloadSigner
     from mlsecops.controls.audit import AuditLog
+    from mlsecops.controls.audit_postgres import PostgresAuditStore
 
-    report = AuditLog.open(svc.home.audit_db, PayloadSigner(svc.home.keys)).verify()
+    return AuditLog(PostgresAuditStore(svc.audit_url), PayloadSigner(svc.home.keys))
+
+
+def _audit_ok(svc: ScaledServices, pipeline: str | None = None, kinds: tuple[str, ...] = ()) -> list:
+    log = _audit_log(svc)
+    report = log.verify()
     assert report.ok, report.summary()
+    assert not svc.home.audit_db.exists()  # the workers wrote to Postgres, not to a SQLite file
+    return log.records(pipeline, kinds)
+
+
+def test_audit_chain_on_postgres_stays_valid_under_concurrent_writers(svc: ScaledServices) -> None:
+    import threading
+
+    import psycopg2
+
+    def writer(i: int) -> None:
+        log = _audit_log(svc)
+        for j in range(20):
+            log.append("note", pipeline="load", actor=f"writer-{i}", subject=str(j), data={"i": i, "j": j})
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    records = _audit_ok(svc, "load")
+    assert sorted((r.actor, r.subject) for r in records) == sorted((f"writer-{i}", str(j)) for i in range(4) for j in range(20))
+    seqs = [r.seq for r in _audit_log(svc).records()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    conn = psycopg2.connect(svc.audit_url)
+    with pytest.raises(psycopg2.Error, match="append-only"), conn, conn.cursor() as cur:
+        cur.execute("UPDATE audit_records SET data = '{}' WHERE seq = 1")
+    conn.close()
 
 
 def test_two_pipelines_run_concurrently_on_the_workers_and_promote(svc: ScaledServices) -> None:
@@ -75,7 +108,8 @@ def test_two_pipelines_run_concurrently_on_the_workers_and_promote(svc: ScaledSe
         # the registered model lives in the server's proxied artifact store, not a local path
         assert tracker.version(name, decision["version"]).source.startswith("mlflow-artifacts:")
     assert any(svc.artifacts_destination.rglob("model.safetensors"))
-    _audit_ok(svc)
+    promotions = _audit_ok(svc, kinds=("promotion",))
+    assert {r.pipeline for r in promotions} == set(PIPELINES)
 
 
 def _wait_for_workers(svc: ScaledServices, n: int, timeout: float = 90.0) -> None:

@@ -129,7 +129,9 @@ class StageContext(EvidenceView):
     def audit(self) -> AuditLog:
         """The append-only decision log under MLSECOPS_HOME (opened on first use)."""
         if self._audit is None:
-            self._audit = AuditLog.open(self.home.audit_db, PayloadSigner(self.home.keys),
+            from mlsecops.controls.audit_postgres import open_audit_log  # Postgres if MLSECOPS_AUDIT_URL
+
+            self._audit = open_audit_log(self.home.audit_db, PayloadSigner(self.home.keys),
                                         checkpoint_every=self.policy.audit.checkpoint_every)
         return self._audit
 

@@ -28,15 +28,25 @@ def _outcome(home: Path, pipeline: str) -> dict:
             "steps": sorted(store.steps(pipeline))}
 
 
-def _embedded(home: Path, pipelines: list[str]) -> float:
-    """`mlsecops run` in a fresh process on its own home (sqlite instance, sqlite MLflow): wall seconds."""
+def _embedded(home: Path, pipelines: list[str], approver: str) -> float:
+    """What `make run` does, on its own home (sqlite instance, sqlite MLflow): wall seconds."""
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "MLFLOW_TRACKING_URI")}
     env["MLSECOPS_HOME"] = str(home)
-    argv = [sys.executable, "-m", "mlsecops", "run"] + [a for p in pipelines for a in ("-p", p)]
+    cli = [sys.executable, "-m", "mlsecops"]
+    steps = [cli + ["run"] + [a for p in pipelines for a in ("-p", p)]]
     start = time.monotonic()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise MlsecopsError(f"embedded run failed: {proc.stderr.strip()[-800:]}")
+    for argv in steps:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise MlsecopsError(f"embedded step {' '.join(argv[2:])} failed: {proc.stderr.strip()[-800:]}")
+    if approver:
+        from mlsecops.scaleout.jobs import Target, approve_candidate
+
+        for name in pipelines:
+            approve_candidate(Target(home, "", "", ""), name, approver)
+            proc = subprocess.run(cli + ["promote", "-p", name], env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise MlsecopsError(f"embedded promote {name} failed: {proc.stderr.strip()[-800:]}")
     return time.monotonic() - start
 
 
@@ -45,9 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipeline", "-p", action="append", help="pipeline (repeatable; default: all)")
     parser.add_argument("--workers", type=int, default=2, help="Dask executor workers (default 2)")
     parser.add_argument("--compare-embedded", action="store_true", help="also run embedded and compare")
+    parser.add_argument("--approver", default="demo-approver",
+                        help="DEMO identity that approves each candidate, as `make run` does ('' = stop before approval)")
     parser.add_argument("--keep", action="store_true", help="keep the services running until Ctrl-C")
     args = parser.parse_args(argv)
-    from mlsecops.scaleout.jobs import Target, run_concurrently
+    from mlsecops.scaleout.jobs import Target, approve_candidate, run_concurrently
     from mlsecops.scaleout.services import ScaledServices
 
     pipelines = args.pipeline or sorted(PIPELINES)
@@ -56,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     embedded_s = None
     if args.compare_embedded:
         print(f"embedded run of {', '.join(pipelines)} (sequential, sqlite) …", flush=True)
-        embedded_s = _embedded(home.root / "embedded", pipelines)
+        embedded_s = _embedded(home.root / "embedded", pipelines, args.approver)
     t0 = time.monotonic()
     svc = ScaledServices.start(scaled_home, workers=args.workers)
     up_s = time.monotonic() - t0
@@ -66,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
               f"Dask {svc.scheduler_address} ({args.workers} workers); logs {svc.logs}", flush=True)
         t1 = time.monotonic()
         summaries = run_concurrently(pipelines, target)
+        if args.approver:
+            ready = [n for n, s in summaries.items() if s.awaiting_approval and not s.errors]
+            print(f"DEMO release approval by '{args.approver}' (not the trainer) of {', '.join(ready) or 'nothing'}")
+            for name in ready:
+                approve_candidate(target, name, args.approver)
+            if ready:
+                summaries.update(run_concurrently(ready, target, steps=["promotion"]))
         runs_s = time.monotonic() - t1
         failed = False
         for name, summary in summaries.items():
@@ -75,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             for line in summary.errors:
                 print(f"  ✘ {line}")
             failed |= not summary.success
-        print(f"\nscaled: services start {up_s:.1f} s, concurrent runs {runs_s:.1f} s")
+        print(f"\nscaled: services start {up_s:.1f} s, concurrent runs (run, approve, promote) {runs_s:.1f} s")
         if embedded_s is not None:
-            print(f"embedded: sequential runs {embedded_s:.1f} s (fresh process, sqlite)")
+            print(f"embedded: sequential runs {embedded_s:.1f} s (mlsecops run, approve, promote; sqlite)")
             for name in pipelines:
                 a, b = _outcome(home.root / "embedded", name), _outcome(scaled_home.root, name)
                 same = {k: a[k] == b[k] for k in a}

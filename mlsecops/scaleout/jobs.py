@@ -59,14 +59,16 @@ class Target:
     dagster_pg_url: str
     mlflow_uri: str
     scheduler_address: str
+    audit_url: str = ""
 
     @classmethod
     def of(cls, svc: ScaledServices) -> "Target":
-        return cls(svc.home.root, svc.dagster_pg_url, svc.mlflow_uri, svc.scheduler_address)
+        return cls(svc.home.root, svc.dagster_pg_url, svc.mlflow_uri, svc.scheduler_address, svc.audit_url)
 
     def to_env(self) -> dict[str, str]:
         return {"MLSECOPS_HOME": str(self.home), "MLSECOPS_DAGSTER_PG_URL": self.dagster_pg_url,
-                "MLFLOW_TRACKING_URI": self.mlflow_uri, "MLSECOPS_DASK_ADDRESS": self.scheduler_address}
+                "MLFLOW_TRACKING_URI": self.mlflow_uri, "MLSECOPS_DASK_ADDRESS": self.scheduler_address,
+                "MLSECOPS_AUDIT_URL": self.audit_url}
 
     @classmethod
     def from_env(cls) -> "Target":
@@ -76,7 +78,8 @@ class Target:
             raise MlsecopsError(f"scaled run needs {', '.join(missing)} in the environment (set by "
                                 f"`python -m mlsecops.scaleout`, or by your deployment)")
         return cls(Path(os.environ["MLSECOPS_HOME"]), os.environ["MLSECOPS_DAGSTER_PG_URL"],
-                   os.environ["MLFLOW_TRACKING_URI"], os.environ["MLSECOPS_DASK_ADDRESS"])
+                   os.environ["MLFLOW_TRACKING_URI"], os.environ["MLSECOPS_DASK_ADDRESS"],
+                   os.environ.get("MLSECOPS_AUDIT_URL", ""))
 
 
 def open_instance(target: Target) -> dg.DagsterInstance:
@@ -161,17 +164,21 @@ def approve_candidate(target: Target, pipeline: str, identity: str = "demo-appro
 
     home = Home(target.home)
     model = candidate(EvidenceView(get_pipeline(pipeline), EvidenceStore(home.evidence), KeyRing(home.keys)))["model_sha256"]
-    previous = os.environ.get("MLSECOPS_HOME")
-    os.environ["MLSECOPS_HOME"] = str(home.root)
+    env = {"MLSECOPS_HOME": str(home.root), "MLSECOPS_AUDIT_URL": target.audit_url}
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: v for k, v in env.items() if v})
+    for k in [k for k, v in env.items() if not v]:
+        os.environ.pop(k, None)
     try:
         cli.approve(pipeline=pipeline, model=model, identity=identity, role=None, comment=comment, hours=None)
     except typer.Exit as exc:
         raise MlsecopsError(f"approval of {pipeline} model {model[:12]}… by '{identity}' failed ({exc.exit_code})")
     finally:
-        if previous is None:
-            os.environ.pop("MLSECOPS_HOME", None)
-        else:
-            os.environ["MLSECOPS_HOME"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return model
 
 

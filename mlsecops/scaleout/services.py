@@ -29,7 +29,7 @@ from mlsecops.home import Home
 
 LOOPBACK = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATABASES = ("dagster", "mlflow")
+DATABASES = ("dagster", "mlflow", "audit")
 
 
 class ServiceError(MlsecopsError):
@@ -214,7 +214,11 @@ class ScaledServices:
     def env(self) -> dict[str, str]:
         """What the orchestrator and the workers need to reach the services."""
         return {"MLSECOPS_DAGSTER_PG_URL": self.dagster_pg_url, "MLFLOW_TRACKING_URI": self.mlflow_uri,
-                "MLSECOPS_HOME": str(self.home.root)}
+                "MLSECOPS_HOME": str(self.home.root), "MLSECOPS_AUDIT_URL": self.audit_url}
+
+    @property
+    def audit_url(self) -> str:
+        return self.postgres.url("audit")
 
     def _start_mlflow(self, timeout: float) -> None:
         port = free_port()
