@@ -256,6 +256,7 @@ class ScaledServices:
         """Start one executor worker (nanny + single-threaded worker: Dagster steps are not thread-safe)."""
         argv = [sys.executable, "-m", "distributed.cli.dask_worker", self.scheduler_address, "--name", name,
                 "--nthreads", "1", "--no-dashboard", "--host", LOOPBACK,
+                "--local-directory", str(self.logs / f"{name}-scratch"),
                 "--preload", "mlsecops.scaleout.preload"]
         self.procs[name] = _spawn(name, argv, self.logs, service_env(self.env()))
 
