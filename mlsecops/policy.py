@@ -118,7 +118,7 @@ class MembershipBudget(Section):
 class ExtractionBudget(Section):
     queries: tuple[int, ...] = Field((25, 50, 100, 200), min_length=1)
     epochs: int = Field(20, ge=1, le=1_000)
-    gate_queries: int = Field(50, ge=1)
+    gate_queries: int = Field(25, ge=1)
     max_agreement: float = Field(0.98, ge=0, le=1, description="stolen/victim agreement at gate_queries")
 
     @model_validator(mode="after")
