@@ -101,7 +101,8 @@ def test_a_too_strict_policy_fails_the_gates(patients_report) -> None:
     outcomes = {o.check: o for o in evaluate_adversarial(evidence, strict)}
     assert not any(o.passed for o in outcomes.values()), {k: o.detail for k, o in outcomes.items() if o.passed}
     assert "< 0.99" in outcomes["robust_accuracy"].detail
-    assert outcomes["model_extraction"].value == round(evidence["attacks"]["copycat"]["metrics"]["agreement"]["50"], 4)
+    gate = str(strict.extraction.gate_queries)
+    assert outcomes["model_extraction"].value == round(evidence["attacks"]["copycat"]["metrics"]["agreement"][gate], 4)
 
 
 def test_an_overfit_model_trips_the_membership_gate(patients) -> None:
