@@ -60,14 +60,8 @@ def _build_check(spec: PipelineSpec, stage: Stage, check: CheckSpec) -> dg.Asset
                     description=check.description)
     def _check(context: dg.AssetCheckExecutionContext, mlsecops: MlsecopsResource,
                mlflow: MlflowResource) -> dg.AssetCheckResult:
-        run_id = context.run.run_id
-        ctx = mlsecops.stage_context(spec, run_id, mlflow, context.log)
-        outcome = check.evaluate(ctx, ctx.policy)
-        ref = ctx.store.write(spec.name, run_id, f"check.{check.name}",
-                              {**outcome.to_dict(), "stage": stage.name,
-                               "stage_evidence": ctx.store.latest_ref(spec.name, stage.name).sha256})
-        ctx.audit.append("check", pipeline=spec.name, actor="pipeline", subject=None,
-                         data={**outcome.to_dict(), "stage": stage.name, "run_id": run_id, "evidence": ref.sha256})
+        ctx = mlsecops.stage_context(spec, context.run.run_id, mlflow, context.log)
+        outcome, ref = ctx.run_check(stage, check)
         return dg.AssetCheckResult(passed=outcome.passed, severity=dg.AssetCheckSeverity.ERROR,
                                    metadata=check_metadata(outcome, ref.sha256))
 

@@ -183,6 +183,17 @@ class StageContext(EvidenceView):
                                 f"!= recorded {table['sha256'][:12]}…")
         return pd.read_parquet(path), {**table, "step": current}
 
+    def run_check(self, stage: Stage, check: CheckSpec) -> tuple[CheckOutcome, EvidenceRef]:
+        """Evaluate a check, write its `check.<name>` evidence and append it to the audit log."""
+        outcome = check.evaluate(self, self.policy)
+        ref = self.store.write(self.spec.name, self.run_id, f"check.{check.name}",
+                               {**outcome.to_dict(), "stage": stage.name,
+                                "stage_evidence": self.store.latest_ref(self.spec.name, stage.name).sha256})
+        self.audit.append("check", pipeline=self.spec.name, actor="pipeline", subject=None,
+                          data={**outcome.to_dict(), "stage": stage.name, "run_id": self.run_id,
+                                "evidence": ref.sha256})
+        return outcome, ref
+
     def record(self, stage: Stage, result: StageResult) -> EvidenceRef:
         """Write the stage's evidence (with the digests of its inputs) and log it to MLflow."""
         inputs = {dep: self.used.get(dep) or self.store.latest_ref(self.spec.name, dep).sha256
