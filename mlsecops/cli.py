@@ -43,7 +43,6 @@ def main() -> None:
 def run(pipeline: list[str] = typer.Option(None, "--pipeline", "-p", help="pipeline name (repeatable)"),
         all_pipelines: bool = typer.Option(False, "--all", help="run every reference pipeline")) -> None:
     """Run pipeline(s) through Dagster with progress, then print step, status and key figure."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from mlsecops.pipelines.registry import PIPELINES, get_pipeline
     from mlsecops.runner import run_pipeline
 

@@ -15,7 +15,6 @@ Stable API: `run_fuzz`, `FuzzReport`, `render_table`, `plot_report`, `ATTACKS`, 
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence

@@ -18,7 +18,6 @@ coverage), used by the Dagster check and by promotion alike.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
