@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from mlsecops.controls._adv_plots import PlotError, PlotSpec, PlotWriter
 from mlsecops.controls.adversarial import (AttackBudgetError, AttackDataError, evaluate_adversarial,
                                            evaluate_gate, evaluate_model, gates_for, prepare_data)
 from mlsecops.errors import EvidenceError, PolicyError
@@ -120,6 +121,44 @@ def test_an_overfit_model_trips_the_membership_gate(patients) -> None:
     outcome = evaluate_gate("membership_inference", evidence, load_policy().for_pipeline("patients").adversarial)
     assert not outcome.passed, outcome.detail
     assert outcome.value > 0.15 and "AUC" in outcome.detail
+
+
+def test_an_attacks_numbers_do_not_depend_on_the_attacks_before_it(patients) -> None:
+    """Every attack starts from the policy seed: the membership model's draws do not shift HopSkipJump's."""
+    net, data, _ = patients
+    budget = small_budget()
+    alone = evaluate_model(net, data, ("hopskipjump",), budget).to_dict()["attacks"]["hopskipjump"]["metrics"]
+    after = evaluate_model(net, data, ("membership", "hopskipjump"), budget).to_dict()["attacks"]["hopskipjump"]["metrics"]
+    assert alone == after
+
+
+def test_plots_drawn_by_the_forked_renderer_equal_inline_ones(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    specs = {"roc": PlotSpec.of("roc", fpr=np.linspace(0, 1, 50), tpr=np.linspace(0, 1, 50) ** 0.5, auc=0.7,
+                                advantage=np.float64(0.1)),
+             "grid": PlotSpec.of("corruption_grid", clean=rng.random((3, 64)), side=8,
+                                 corrupted={"noise": rng.random((3, 64)), "blur": rng.random((3, 64))})}
+    json.dumps([s.args for s in specs.values()])  # specs are plain JSON: nothing is pickled to the renderer
+    written = {}
+    for parallel in (True, False):
+        writer = PlotWriter(tmp_path / str(parallel), parallel=parallel)
+        assert (writer.renderer is not None) is parallel
+        writer.submit({"roc": specs["roc"]})
+        writer.submit({"grid": specs["grid"]})
+        written[parallel] = writer.finish()
+    assert list(written[True]) == ["roc", "grid"]
+    assert {k: v["sha256"] for k, v in written[True].items()} == {k: v["sha256"] for k, v in written[False].items()}
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_plot_that_cannot_be_drawn_fails_clearly_and_leaves_no_file(tmp_path: Path, parallel: bool) -> None:
+    with pytest.raises(PlotError, match="unknown plot kind 'pie'"):
+        PlotSpec.of("pie", values=[1, 2])
+    writer = PlotWriter(tmp_path, parallel=parallel)
+    writer.submit({"roc": PlotSpec("roc", {"fpr": [0.0, 1.0]})})  # tpr, auc, advantage missing
+    with pytest.raises(PlotError, match="roc" if not parallel else "renderer exited with code 1"):
+        writer.finish()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_image_attacks_on_a_small_digits_cnn(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The attacks the adversarial engine can run: one small class each, registered by name.
 
 Every `run` receives the one ART estimator the engine built (`target.classifier`) and budgets
-from the policy; it returns numbers only (JSON-able) plus optional matplotlib figures.
+from the policy; it returns numbers only (JSON-able) plus optional figures described as data (`PlotSpec`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlsecops.controls import _adv_plots as plots
+from mlsecops.controls._adv_plots import PlotSpec
 from mlsecops.controls.adversarial import AttackData, AttackResult, Target, register
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class _GradientEvasion:
 
     name = ""
     atlas = "AML.T0015"
+    draws_curve = True
 
     def check_budget(self, budget: "AdversarialPolicy", data: AttackData) -> list[str]:
         return [] if len(data.x_test) else ["no held-out rows to attack"]
@@ -61,10 +62,11 @@ class _GradientEvasion:
         figures = {}
         if data.image_side and shown is not None:
             pred_clean, pred_adv = target.predict(x), target.predict(shown)
-            order = np.argsort(pred_adv == pred_clean, kind="stable")  # evaded rows first
-            figures[f"{self.name}_examples"] = plots.image_pairs(
-                x[order], shown[order], pred_clean[order], pred_adv[order], data.image_side,
-                f"{self.name.upper()} at eps {budget.evasion.gate_eps}: clean (top) / adversarial (bottom)")
+            order = np.argsort(pred_adv == pred_clean, kind="stable")[:10]  # evaded rows first
+            figures[f"{self.name}_examples"] = PlotSpec.of(
+                "image_pairs", clean=x[order], adv=shown[order], pred_clean=pred_clean[order],
+                pred_adv=pred_adv[order], side=data.image_side,
+                title=f"{self.name.upper()} at eps {budget.evasion.gate_eps}: clean (top) / adversarial (bottom)")
         return AttackResult(self.name, self.atlas, metrics, curve=curve, figures=figures)
 
 
@@ -117,7 +119,8 @@ class HopSkipJumpAttack:
         q0 = target.queries
         attack = HopSkipJump(target.classifier, targeted=False, norm=2, max_iter=b.max_iter, max_eval=b.max_eval,
                              init_eval=b.init_eval, init_size=100, batch_size=_BATCH, verbose=False)
-        x_adv = attack.generate(x=x).astype(np.float32)
+        starts = _misclassified_starts(target, x, y, _rng(budget, 4), tries=100)
+        x_adv = attack.generate(x=x, x_adv_init=starts).astype(np.float32)
         queries = target.queries - q0
         evaded = target.predict(x_adv) != y
         l2 = np.linalg.norm((x_adv - x).reshape(len(x), -1), axis=1)
@@ -129,6 +132,26 @@ class HopSkipJumpAttack:
                    "evaded_l2": [round(float(d), 5) if e else None for d, e in zip(l2, evaded)],
                    "queries": int(queries), "queries_per_row": queries / max(len(x), 1)}
         return AttackResult(self.name, self.atlas, metrics, queries=int(queries))
+
+
+def _misclassified_starts(target: Target, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                          tries: int) -> np.ndarray:
+    """A seeded uniform-noise row the model does not label `y`, per row (the row itself where none is found).
+
+    HopSkipJump's own search for a starting point draws from an unseeded `np.random.RandomState()`,
+    which made its numbers differ from run to run; this is the same search (one draw per unsolved row
+    per round, up to `tries` rounds), seeded by the policy.
+    """
+    starts = x.copy()
+    todo = np.arange(len(x))
+    for _ in range(tries):
+        if not len(todo):
+            break
+        draw = rng.uniform(0.0, 1.0, size=(len(todo), x.shape[1])).astype(np.float32)
+        hit = target.predict(draw) != y[todo]
+        starts[todo[hit]] = draw[hit]
+        todo = todo[~hit]
+    return starts
 
 
 @register
@@ -164,23 +187,36 @@ class MembershipInference:
         scores = np.r_[score_m, score_n]
         advantage = float((score_m > 0.5).mean() - (score_n > 0.5).mean())
         auc = _auc(score_m, score_n)
-        boot_adv, boot_auc = [], []
-        for _ in range(b.bootstrap):  # resample members and non-members independently
-            im, inn = rng.integers(0, n, n), rng.integers(0, n, n)
-            boot_adv.append((score_m[im] > 0.5).mean() - (score_n[inn] > 0.5).mean())
-            boot_auc.append(_auc(score_m[im], score_n[inn]))
+        boot_adv, boot_auc = _bootstrap(score_m, score_n, b.bootstrap, rng)
         fpr, tpr, _ = roc_curve(truth, scores)
         metrics = {"members": int(n), "non_members": int(n), "attack_model": b.attack_model,
                    "advantage": advantage, "advantage_ci95": [float(np.percentile(boot_adv, 2.5)),
                                                               float(np.percentile(boot_adv, 97.5))],
                    "auc": auc, "auc_ci95": [float(np.percentile(boot_auc, 2.5)), float(np.percentile(boot_auc, 97.5))],
                    "tpr": float((score_m > 0.5).mean()), "fpr": float((score_n > 0.5).mean())}
-        figures = {"membership_roc": plots.roc(fpr, tpr, auc, advantage)}
+        figures = {"membership_roc": PlotSpec.of("roc", fpr=fpr, tpr=tpr, auc=auc, advantage=advantage)}
         return AttackResult(self.name, self.atlas, metrics, figures=figures)
 
 
+def _bootstrap(score_m: np.ndarray, score_n: np.ndarray, rounds: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Advantage and AUC of `rounds` resamples (members and non-members drawn independently).
+
+    A resample is a count per row, so its AUC is `w_m . M . w_n / n^2` with M the pairwise
+    member-beats-non-member matrix (ties count half): one matrix product for all rounds.
+    """
+    n = len(score_m)
+    draws = [(rng.integers(0, n, n), rng.integers(0, n, n)) for _ in range(rounds)]
+    w_m = np.stack([np.bincount(im, minlength=n) for im, _ in draws]).astype(np.float64)
+    w_n = np.stack([np.bincount(inn, minlength=n) for _, inn in draws]).astype(np.float64)
+    beats = (score_m[:, None] > score_n[None, :]) + 0.5 * (score_m[:, None] == score_n[None, :])
+    auc = ((w_m @ beats) * w_n).sum(1) / (n * n)
+    advantage = (w_m @ (score_m > 0.5) - w_n @ (score_n > 0.5)) / n
+    return advantage, auc
+
+
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties count half): fast enough to bootstrap."""
+    """ROC AUC as the Mann-Whitney statistic (ties count half)."""
     from scipy.stats import rankdata
 
     ranks = rankdata(np.r_[pos, neg])
@@ -216,7 +252,8 @@ class ModelInversion:
                    "predicted_as_target": int((target.predict(recon) == classes).sum())}
         figures = {}
         if data.image_side:
-            figures["miface_reconstructions"] = plots.inversion(recon, means, own, data.image_side)
+            figures["miface_reconstructions"] = PlotSpec.of("inversion", recon=recon, means=means, similarity=own,
+                                                            side=data.image_side)
         return AttackResult(self.name, self.atlas, metrics, figures=figures)
 
 
@@ -258,7 +295,8 @@ class CopycatExtraction:
             accuracy[str(queries)] = float((pred == data.y_test).mean())
         metrics = {"agreement": agreement, "stolen_accuracy": accuracy, "victim_accuracy": float((victim == data.y_test).mean()),
                    "gate_queries": b.gate_queries, "evaluated_on": int(len(data.x_test))}
-        figures = {"extraction_agreement": plots.agreement(agreement, accuracy, metrics["victim_accuracy"])}
+        figures = {"extraction_agreement": PlotSpec.of("agreement", agreement=agreement, accuracy=accuracy,
+                                                       victim=metrics["victim_accuracy"])}
         return AttackResult(self.name, self.atlas, metrics, queries=int(spent), figures=figures)
 
 
@@ -329,5 +367,6 @@ class CommonCorruptions:
                    "strengths": dict(budget.corruptions.kinds)}
         figures = {}
         if data.image_side:
-            figures["corruption_examples"] = plots.corruption_grid(x, samples, data.image_side)
+            figures["corruption_examples"] = PlotSpec.of("corruption_grid", clean=x[:6], side=data.image_side,
+                                                         corrupted={k: v[:6] for k, v in samples.items()})
         return AttackResult(self.name, self.atlas, metrics, figures=figures)

@@ -23,7 +23,6 @@ import numpy as np
 
 from mlsecops.controls.outcome import MODEL_DEPLOYMENT, MODEL_TRAINING, CheckOutcome
 from mlsecops.errors import EvidenceError, MlsecopsError, PolicyError
-from mlsecops.fileio import atomic_path, sha256_file
 
 if TYPE_CHECKING:
     from torch import nn
@@ -98,7 +97,7 @@ class AttackResult:
     curve: dict[str, float] | None = None          # eps -> accuracy, drawn on the robustness plot
     queries: int = 0                               # rows the model answered during the attack
     seconds: float = 0.0
-    figures: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> matplotlib Figure
+    figures: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> _adv_plots.PlotSpec
 
     def to_dict(self) -> dict[str, Any]:
         return {"atlas": self.atlas, "metrics": self.metrics, "curve": self.curve, "queries": self.queries,
@@ -152,6 +151,7 @@ class Attack(Protocol):
 
     name: str
     atlas: str
+    # optional `draws_curve = True`: its result has an eps -> accuracy curve for the robustness plot
 
     def check_budget(self, budget: "AdversarialPolicy", data: AttackData) -> list[str]:
         """Problems (each naming its policy key) that would stop the attack; empty if it can run."""
@@ -184,7 +184,14 @@ class AdversarialReport:
 def evaluate_model(net: "nn.Module", data: AttackData, attacks: tuple[str, ...] | list[str],
                    budget: "AdversarialPolicy", plot_dir: Path | None = None,
                    progress: Callable[[str], None] | None = None) -> AdversarialReport:
-    """Validate every budget, wrap `net` once, run the attacks in order, write PNG plots."""
+    """Validate every budget, wrap `net` once, run the attacks in order, write PNG plots.
+
+    Each attack starts from the policy's seed (torch and numpy's global generator, which ART's
+    HopSkipJump, CopycatCNN and the membership attack model draw from), so its numbers do not depend
+    on which attacks ran before it. A result's figures are handed to the plot writer as soon as the
+    attack ends, so they render on the idle core while the next attack runs: list a figure-less
+    attack (HopSkipJump) last and no plot waits at the end.
+    """
     from mlsecops.controls import _adv_attacks  # noqa: F401  (registers the attacks)
 
     unknown = [a for a in attacks if a not in ATTACKS]
@@ -197,8 +204,10 @@ def evaluate_model(net: "nn.Module", data: AttackData, attacks: tuple[str, ...] 
     started = time.perf_counter()
     import torch
 
-    torch.manual_seed(budget.seed)
-    np.random.seed(budget.seed)  # ART's HopSkipJump and CopycatCNN draw from numpy's global generator
+    from mlsecops.controls import _adv_plots
+
+    writer = _adv_plots.PlotWriter(plot_dir) if plot_dir is not None else None
+    curves_left = {a.name for a in members if getattr(a, "draws_curve", False)}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models, many small calls: intra-op threads only contend for cores
     try:
@@ -207,32 +216,29 @@ def evaluate_model(net: "nn.Module", data: AttackData, attacks: tuple[str, ...] 
         for attack in members:
             if progress:
                 progress(f"attack {attack.name} ({attack.atlas})")
+            torch.manual_seed(budget.seed)
+            np.random.seed(budget.seed)
             t0, q0 = time.perf_counter(), target.queries
             result = attack.run(target, data, budget)
             result.seconds = time.perf_counter() - t0
             result.queries = result.queries or target.queries - q0
             results[attack.name] = result
+            if writer:
+                figures = dict(result.figures)
+                if attack.name in curves_left:
+                    curves_left.discard(attack.name)
+                    if not curves_left:  # every curve is in: the robust-accuracy plot can be drawn
+                        figures.update(_adv_plots.robustness_spec(results))
+                writer.submit(figures)
+    except BaseException:
+        if writer:
+            writer.close()
+        raise
     finally:
         torch.set_num_threads(threads)
-    plots = _write_plots(results, data, plot_dir) if plot_dir is not None else {}
+    plots = writer.finish() if writer else {}
     return AdversarialReport(results, data.describe(), budget.model_dump(mode="json"), plots,
                              time.perf_counter() - started)
-
-
-def _write_plots(results: dict[str, AttackResult], data: AttackData, folder: Path) -> dict[str, dict[str, str]]:
-    from mlsecops.controls import _adv_plots
-
-    figures = dict(_adv_plots.robustness_figure(results))
-    for result in results.values():
-        figures.update(result.figures)
-    written = {}
-    for name, fig in figures.items():
-        path = Path(folder) / f"{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=80)
-        written[name] = {"path": str(path), "sha256": sha256_file(path)}
-    return written
 
 
 # -- gates ---------------------------------------------------------------------------------------
