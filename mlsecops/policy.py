@@ -64,6 +64,9 @@ class PoisoningPolicy(Section):
     c_label: float = Field(1.0, gt=0)
     trigger_share: float = Field(0.8, ge=0, le=1)
     trigger_min_rows: int = Field(5, ge=2)
+    campaign_alarm_rate: float = Field(0.02, ge=0, le=1)
+    campaign_p_value: float = Field(0.001, ge=0, le=1)
+    campaign_label_probability: float = Field(0.5, ge=0, le=1)
     seed: int = 0
 
 
@@ -116,10 +119,19 @@ class MembershipBudget(Section):
 
 
 class ExtractionBudget(Section):
-    queries: tuple[int, ...] = Field((25, 50, 100, 200), min_length=1)
+    queries: tuple[int, ...] = Field((10, 25, 50, 100, 200), min_length=1)
     epochs: int = Field(20, ge=1, le=1_000)
-    gate_queries: int = Field(25, ge=1)
+    gate_queries: int = Field(10, ge=1, description="budget the gate reads; unset: the smallest of queries")
     max_agreement: float = Field(0.98, ge=0, le=1, description="stolen/victim agreement at gate_queries")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gate_defaults_to_smallest(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("gate_queries") is None:
+            queries = data.get("queries") or cls.model_fields["queries"].default
+            if all(isinstance(q, int) for q in queries):
+                data = {**data, "gate_queries": min(queries)}
+        return data
 
     @model_validator(mode="after")
     def _gate_listed(self) -> "ExtractionBudget":

@@ -33,7 +33,7 @@ def small_budget(**override: dict) -> AdversarialPolicy:
     base["evasion"].update(eps=[0.02, 0.1], pgd_max_iter=5)
     base["hopskipjump"].update(samples=3, max_iter=2, max_eval=50, init_eval=10)
     base["membership"].update(max_rows=150, bootstrap=50)
-    base["extraction"].update(queries=[25, 50], epochs=5)
+    base["extraction"].update(queries=[10, 50], epochs=5)
     base["inversion"].update(max_iter=20)
     for key, value in override.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) else value
@@ -77,7 +77,7 @@ def test_every_attack_reports_numbers_and_the_evidence_is_json(patients_report) 
     assert mia["advantage_ci95"][0] <= mia["advantage"] <= mia["advantage_ci95"][1]
     assert 0 <= mia["auc"] <= 1 and mia["members"] == mia["non_members"] == 143
     copy = evidence["attacks"]["copycat"]
-    assert set(copy["metrics"]["agreement"]) == {"25", "50"} and copy["queries"] == 75
+    assert set(copy["metrics"]["agreement"]) == {"10", "50"} and copy["queries"] == 60
     assert set(evidence["plots"]) == {"robust_accuracy", "membership_roc", "extraction_agreement"}
     for plot in evidence["plots"].values():
         assert Path(plot["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -17,7 +17,7 @@ from mlsecops.errors import PolicyError
 from mlsecops.models.training import TrainConfig
 from mlsecops.pipelines import digits, patients
 from mlsecops.pipelines.fuzz import fuzz_frames
-from mlsecops.pipelines.screening import reference_positions
+from mlsecops.pipelines.screening import reference_positions, screen_config
 from mlsecops.policy import load_policy
 from tests.conftest import PRE_PROMOTION, Env, approve, check_results, materialized, step_failures
 
@@ -86,6 +86,27 @@ def test_targeted_flips_are_quarantined_with_signals_and_reasons(patients_data) 
     assert not flagged.passed and flagged.atlas == "AML.T0020" and flagged.value > 0.03
     assert trigger.passed                                        # label flips plant no trigger
     assert report.keep_mask.sum() == len(inj.frame) - len(report.flagged)
+
+
+def test_a_targeted_flip_campaign_is_detected_and_its_class_screened_harder(patients_data) -> None:
+    """5% malignant rows relabelled benign: class 1 is flagged far above the normal alarm rate, so
+    harmful rows there whose label the trusted model disputes are quarantined as well (issue target:
+    recall >= 0.9 at FPR <= 5%); on clean data no class is under a campaign."""
+    candidates, reference, features = patients_data
+    config = screen_config(load_policy().for_pipeline("patients"))
+    clean = screen_table(candidates, reference, features=features, label="label", id_column=ID, config=config)
+    assert clean.campaigns == [] and clean.flagged_fraction <= 0.02
+    inj = inject(candidates, attack="targeted_flip", rate=0.05, features=features, label="label", id_column=ID,
+                 seed=3, source=0, target=1)
+    report = screen_table(inj.frame, reference, features=features, label="label", id_column=ID, config=config)
+    poisoned, flagged = set(inj.poisoned_ids), set(report.flagged_ids)
+    assert len(flagged & poisoned) >= 0.9 * len(poisoned)
+    assert len(flagged - poisoned) <= 0.05 * (len(inj.frame) - len(poisoned))
+    (campaign,) = report.campaigns
+    assert campaign["label"] == 1 and campaign["p_value"] < config.campaign_p_value and campaign["added"] >= 1
+    added = [row for row in report.flagged if "campaign" in row["votes"]]
+    assert len(added) == campaign["added"] and all("label campaign" in row["reason"] for row in added)
+    assert report.to_dict()["campaigns"] == report.campaigns
 
 
 def test_pixel_backdoor_is_found_as_a_trigger(digits_data) -> None:

@@ -13,6 +13,13 @@ when it carries a trigger: exact feature values shared by most flagged rows of i
 stated class and rare in the trusted slice. A rare row (novelty above the trusted slice's 95th percentile) that is not poison is a
 **black swan**: kept, and listed in the report. A found trigger is reported (backdoor check).
 
+Label campaigns: a targeted flip or a backdoor moves many rows into one stated class, so that class
+is flagged far more often than the screen's normal alarm rate (`campaign_alarm_rate`, binomial
+p-value below `campaign_p_value`). In such a class, and only there, a single piece of evidence
+suffices: a row that raises validation loss (the harm vote) and whose stated label the trusted
+model finds less likely than `campaign_label_probability` is quarantined too. Clean data rarely
+trips the test, so its false alarms do not grow.
+
 Stable API: `ScreenConfig`, `screen_table`, `ScreenReport`, `evaluate_screen`.
 """
 
@@ -54,11 +61,15 @@ class ScreenConfig:
     c_label: float = 1.0                 # inverse L2 strength of the label-consistency model
     trigger_share: float = 0.8           # a trigger value is shared by this share of a class's flagged rows
     trigger_min_rows: int = 5            # ... of at least this many flagged rows
+    campaign_alarm_rate: float = 0.02    # share of a clean class the screen normally flags
+    campaign_p_value: float = 0.001      # a class flagged beyond this binomial tail is under a campaign
+    campaign_label_probability: float = 0.5  # ... where harm + trusted label probability below this quarantine
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("harm_quantile", "max_label_probability", "min_neighbour_agreement", "rare_quantile",
-                     "trigger_share", "strong_label_probability"):
+                     "trigger_share", "strong_label_probability", "campaign_alarm_rate", "campaign_p_value",
+                     "campaign_label_probability"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise ScreenError(f"screen config '{name}' = {value} must be within [0, 1]")
@@ -79,6 +90,7 @@ class ScreenReport:
     flagged: list[dict[str, Any]]
     black_swans: list[dict[str, Any]]
     triggers: list[dict[str, Any]]
+    campaigns: list[dict[str, Any]]
     cuts: dict[str, float]
     config: dict[str, Any]
     seconds: float
@@ -106,6 +118,7 @@ class ScreenReport:
                 "black_swan_count": len(self.black_swans),
                 "trigger_fraction": round(self.trigger_fraction, 6),
                 "flagged": self.flagged, "black_swans": self.black_swans, "triggers": self.triggers,
+                "campaigns": self.campaigns,
                 "by_class": self.by_class, "cuts": self.cuts, "config": self.config,
                 "seconds": round(self.seconds, 3)}
 
@@ -175,12 +188,15 @@ def screen_table(frame: pd.DataFrame, reference: pd.DataFrame, *, features: list
     for t in triggers:
         trigger_rows[t.pop("carrier_positions")] = True
     poison = poison | trigger_rows
+    campaigns, campaign_rows = _campaign_scan(y, poison, votes["harm"], sig.p_label, classes, cfg)
+    poison = poison | campaign_rows
     flagged, swans = [], []
     for i in np.flatnonzero(poison | rare):
-        why = [name for name, v in votes.items() if v[i]] + (["trigger"] if trigger_rows[i] else [])
+        why = [name for name, v in votes.items() if v[i]] + (["trigger"] if trigger_rows[i] else []) \
+            + (["campaign"] if campaign_rows[i] else [])
         entry = {"id": _plain(ids[i]), "label": _plain(y[i]), "signals": signals_of(i), "votes": why}
         if poison[i]:
-            entry["reason"] = _reason(why, sig, i, cfg, spectral_cut, triggers)
+            entry["reason"] = _reason(why, sig, i, cfg, spectral_cut, triggers, campaigns)
             entry["rare"] = bool(rare[i])
             flagged.append(entry)
         else:
@@ -194,12 +210,13 @@ def screen_table(frame: pd.DataFrame, reference: pd.DataFrame, *, features: list
             "neighbour_agreement": cfg.min_neighbour_agreement, "spectral": round(spectral_cut, 4),
             "novelty": round(sig.novelty_ref_q, 4)}
     return ScreenReport(rows=len(frame), reference_rows=len(reference), features=list(features), label=label,
-                        flagged=flagged, black_swans=swans, triggers=triggers, cuts=cuts, config=asdict(cfg),
+                        flagged=flagged, black_swans=swans, triggers=triggers, campaigns=campaigns, cuts=cuts,
+                        config=asdict(cfg),
                         seconds=time.perf_counter() - started, keep_mask=~poison, by_class=by_class)
 
 
 def _reason(why: list[str], sig: Any, i: int, cfg: ScreenConfig, spectral_cut: float,
-            triggers: list[dict[str, Any]]) -> str:
+            triggers: list[dict[str, Any]], campaigns: list[dict[str, Any]]) -> str:
     parts = []
     if "harm" in why:
         parts.append(f"adding it raises trusted validation loss more than {100 * cfg.harm_quantile:.0f}% of "
@@ -214,7 +231,32 @@ def _reason(why: list[str], sig: Any, i: int, cfg: ScreenConfig, spectral_cut: f
     if "trigger" in why:
         cols = next((t["columns"] for t in triggers), [])
         parts.append(f"carries the trigger pattern shared by flagged rows ({', '.join(cols[:6])})")
+    if "campaign" in why:
+        parts.append(f"its class is under a label campaign and the trusted model gives its label only "
+                     f"{sig.p_label[i]:.2f} (< {cfg.campaign_label_probability})")
     return "poison: " + "; ".join(parts)
+
+
+def _campaign_scan(y: np.ndarray, poison: np.ndarray, harm_vote: np.ndarray, p_label: np.ndarray,
+                   classes: np.ndarray, cfg: ScreenConfig) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Stated classes flagged far above the normal alarm rate, and the harmful, disputed rows added there."""
+    from scipy.stats import binom
+
+    found, added = [], np.zeros(len(y), dtype=bool)
+    for c in classes:
+        members = y == c
+        n, k = int(members.sum()), int((poison & members).sum())
+        if not n or not k:
+            continue
+        p_value = float(binom.sf(k - 1, n, cfg.campaign_alarm_rate))  # P(>= k flagged | normal rate)
+        if p_value >= cfg.campaign_p_value:
+            continue
+        rows = members & ~poison & harm_vote & (p_label < cfg.campaign_label_probability)
+        added |= rows
+        found.append({"label": _plain(c), "rows": n, "flagged": k,
+                      "expected": round(n * cfg.campaign_alarm_rate, 2), "p_value": p_value,
+                      "added": int(rows.sum())})
+    return found, added
 
 
 def _trigger_scan(x: np.ndarray, x_ref: np.ndarray, y: np.ndarray, poison: np.ndarray,
