@@ -107,6 +107,7 @@ def test_a_targeted_flip_campaign_is_detected_and_its_class_screened_harder(pati
     added = [row for row in report.flagged if "campaign" in row["votes"]]
     assert len(added) == campaign["added"] and all("label campaign" in row["reason"] for row in added)
     assert report.to_dict()["campaigns"] == report.campaigns
+    assert "label campaign suspected into class 1" in evaluate_screen(report.to_dict(), **LIMITS)[0].detail
 
 
 def test_pixel_backdoor_is_found_as_a_trigger(digits_data) -> None:

@@ -305,7 +305,9 @@ def evaluate_screen(evidence: dict[str, Any], *, max_flagged_fraction: float,
         mitigation="AML.M0007",
         detail=(f"{count} of {rows} rows ({fraction:.2%}) quarantined as likely poison "
                 f"{'<=' if ok else '>'} {max_flagged_fraction:.2%}; "
-                f"{evidence.get('black_swan_count', 0)} rare-but-consistent rows kept"))
+                f"{evidence.get('black_swan_count', 0)} rare-but-consistent rows kept"
+                + "".join(f"; label campaign suspected into class {c['label']} ({c['flagged']} of {c['rows']} "
+                          f"rows flagged, ~{c['expected']:g} expected)" for c in evidence.get("campaigns", []))))
     ok_t = trigger <= max_trigger_fraction
     where = "; ".join(f"class {t['label']}: {t['rows']} rows share {', '.join(t['columns'][:6])}" for t in triggers)
     trig = CheckOutcome(

@@ -93,11 +93,14 @@ def _screened_data(ctx: StageContext) -> StageResult:
                f"{len(report.black_swans)} black swans kept, {report.seconds:.1f} s")
     if report.triggers:
         summary += f", trigger suspected on {', '.join(report.triggers[0]['columns'][:4])}"
+    for c in report.campaigns:
+        summary += f", label campaign suspected into class {c['label']} ({c['flagged']} of {c['rows']} flagged)"
     quarantine["summary"] = summary
     qref = ctx.store.write(ctx.spec.name, ctx.run_id, "quarantine", quarantine)
     ctx.tracker.log_file(ctx.mlflow_run(), qref.path, "evidence")
     screen = {k: quarantine[k] for k in ("rows", "flagged_count", "flagged_fraction", "kept_rows", "black_swan_count",
-                                          "trigger_fraction", "triggers", "cuts", "seconds", "by_class")}
+                                          "trigger_fraction", "triggers", "campaigns", "cuts", "seconds",
+                                          "by_class")}
     return StageResult(
         {"quarantine": {"sha256": qref.sha256, "run_id": ctx.run_id, "flagged_ids": report.flagged_ids,
                         "table": quarantine["table"]},
