@@ -156,9 +156,21 @@ def test_a_plot_that_cannot_be_drawn_fails_clearly_and_leaves_no_file(tmp_path: 
         PlotSpec.of("pie", values=[1, 2])
     writer = PlotWriter(tmp_path, parallel=parallel)
     writer.submit({"roc": PlotSpec("roc", {"fpr": [0.0, 1.0]})})  # tpr, auc, advantage missing
-    with pytest.raises(PlotError, match="roc" if not parallel else "renderer exited with code 1"):
+    with pytest.raises(PlotError, match=r"plot 'roc' \(roc\) could not be drawn: TypeError"):
         writer.finish()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_renderer_is_replaced_by_inline_drawing(tmp_path: Path) -> None:
+    spec = PlotSpec.of("agreement", agreement={"10": 0.9, "50": 0.95}, accuracy={"10": 0.85, "50": 0.9}, victim=0.93)
+    writer = PlotWriter(tmp_path / "killed", parallel=True)
+    writer.renderer.kill()
+    writer.renderer.join()
+    writer.submit({"extraction_agreement": spec})
+    killed = writer.finish()
+    inline = PlotWriter(tmp_path / "inline", parallel=False)
+    inline.submit({"extraction_agreement": spec})
+    assert killed["extraction_agreement"]["sha256"] == inline.finish()["extraction_agreement"]["sha256"]
 
 
 def test_image_attacks_on_a_small_digits_cnn(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import sys
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _DPI = 80
+_RENDER_TIMEOUT = 120.0  # seconds the renderer may take after the last attack before it is replaced
+_log = logging.getLogger(__name__)
 
 
 class PlotError(MlsecopsError):
@@ -101,12 +104,16 @@ def _serve(inbox: "Connection", outbox: "Connection", folder: Path) -> None:
 
 
 class PlotWriter:
-    """Writes `PlotSpec`s as PNGs under `folder`, in one forked renderer or, where fork is unavailable, inline."""
+    """Writes `PlotSpec`s as PNGs under `folder`, in one forked renderer or, where fork is unavailable, inline.
+
+    If the renderer dies or hangs, every figure is drawn again inline at `finish` (with a warning), so
+    a plot is missing only when it cannot be drawn at all, and then `PlotError` names it.
+    """
 
     def __init__(self, folder: Path, parallel: bool | None = None) -> None:
         self.folder = Path(folder)
-        self.names: list[str] = []
-        self.inline: dict[str, PlotSpec] = {}
+        self.specs: dict[str, PlotSpec] = {}
+        self.inline: set[str] = set()
         self.renderer: multiprocessing.process.BaseProcess | None = None
         self.outbox: Connection | None = None
         if can_fork() if parallel is None else parallel:
@@ -122,33 +129,39 @@ class PlotWriter:
     def submit(self, specs: dict[str, PlotSpec]) -> None:
         """Hand figures to the renderer (drawn now, on another core) or keep them for `finish`."""
         for name, spec in specs.items():
-            if name not in self.names:
-                self.names.append(name)
+            self.specs[name] = spec
             if self.outbox is None:
-                self.inline[name] = spec
+                self.inline.add(name)
                 continue
             try:
                 self.outbox.send_bytes(json.dumps({"name": name, "kind": spec.kind, "args": spec.args}).encode())
-            except (BrokenPipeError, OSError):  # the renderer died: draw the rest here, report it at finish
-                self.inline[name] = spec
+            except OSError:  # the renderer died (BrokenPipeError): `finish` draws everything again here
+                self.inline.add(name)
 
-    def close(self) -> str:
+    def close(self, timeout: float = _RENDER_TIMEOUT) -> str:
         """Let the renderer finish what it has and stop it; returns what went wrong there, or ''."""
         if self.renderer is None:
             return ""
+        renderer, self.renderer = self.renderer, None
         self.outbox.close()
-        self.renderer.join()
-        code, self.renderer = self.renderer.exitcode, None
-        return "" if code == 0 else f"the plot renderer exited with code {code} (its traceback is on stderr)"
+        renderer.join(timeout)
+        if renderer.is_alive():
+            renderer.kill()
+            renderer.join()
+            return f"the plot renderer did not finish within {timeout:g} s"
+        return "" if renderer.exitcode == 0 else f"the plot renderer exited with code {renderer.exitcode}"
 
     def finish(self) -> dict[str, dict[str, str]]:
         """Wait for the renderer, draw what is left inline, return name -> {path, sha256} of every PNG."""
+        forked = self.outbox is not None
         failure = self.close()
-        if failure:
-            raise PlotError(f"adversarial plots under {self.folder}: {failure}")
-        save_specs(self.inline, self.folder)
+        if forked and (failure or self.inline):
+            failure = failure or "the plot renderer stopped early"
+            _log.warning("%s; drawing all %d adversarial plots here instead", failure, len(self.specs))
+            self.inline = set(self.specs)  # its files may be partial or stale: draw every one again
+        save_specs({name: self.specs[name] for name in self.specs if name in self.inline}, self.folder)
         written = {}
-        for name in self.names:
+        for name in self.specs:
             path = self.folder / f"{name}.png"
             if not path.is_file():
                 raise PlotError(f"adversarial plot '{name}' was not written to {path}")
