@@ -339,3 +339,15 @@ def test_ensure_report_builds_a_blocked_runs_report_from_evidence_then_locates_i
     assert (again.built, again.headline) == (False, built.headline)
     with pytest.raises(ReportError, match="no runs of pipeline 'digits'"):
         ensure_report(home, "digits")
+
+
+@pytest.mark.parametrize("text, note", [
+    ("M0016 vulnerability scanning, M0014 verify ML artifacts: ship weights as safetensors", "ship weights as safetensors"),
+    ("M0013 code signing, M0025 dataset provenance", None),   # only restates the Mitigations column
+    ("AML.M0007", None),
+    ("separation of duty", "separation of duty"),
+])
+def test_a_mitigation_note_shows_only_what_the_ids_do_not_say(text, note) -> None:
+    from mlsecops.controls.report import _mitigation_note
+
+    assert _mitigation_note(text) == note

@@ -250,6 +250,19 @@ def _technique_ids(raw: Any, where: Path | str) -> tuple[str, ...]:
     return ids
 
 
+def _mitigation_note(text: str | None) -> str | None:
+    """What a control's mitigation text adds to its ids: a leading "M0016 vulnerability scanning, …:"
+    only restates the Mitigations column, so the note is what follows it; ids alone add nothing."""
+    if not text:
+        return None
+    head, colon, tail = text.partition(":")
+    if colon and _atlas.MITIGATION_ID.search(head):
+        text = tail
+    elif _atlas.MITIGATION_ID.match(text.strip()):  # "AML.M0007", "M0013 code signing, M0025 …"
+        return None
+    return text.strip(" ,;") or None
+
+
 def _mitigation_ids(raw: Any, where: Path | str) -> tuple[str, ...]:
     """ATLAS mitigation ids named in an outcome's mitigation text (prose without ids names none)."""
     if raw is None or raw == "":
@@ -356,8 +369,7 @@ def _findings(run: RunEvidence, policy: ReportPolicy) -> list[Finding]:
         findings.append(Finding(
             check=o.check, status="pass" if o.passed else "fail", control=o.control,
             techniques=techniques, mitigations=mitigations,
-            mitigation_note=o.mitigation if o.mitigation and _atlas.MITIGATION_ID.sub("", o.mitigation).strip(" ,;")
-            else None, severity=severity, likelihood=likelihood,
+            mitigation_note=_mitigation_note(o.mitigation), severity=severity, likelihood=likelihood,
             risk=_atlas.risk_level(severity, likelihood), rationale=rationale, value=o.value,
             threshold=o.threshold, policy_key=o.policy_key, detail=o.detail, remediation=remediation,
             evidence=recorded.doc.sha256, evidence_path=recorded.doc.path))
