@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
 from mlsecops.controls.adversarial import evaluate_model, prepare_data  # noqa: E402
-from mlsecops.models.training import TrainConfig, train_classifier  # noqa: E402
+from mlsecops.models.training import train_classifier, train_config  # noqa: E402
 from mlsecops.pipelines.adversarial import TABULAR_ATTACKS  # noqa: E402
 from mlsecops.pipelines.patients import PATIENTS, make_frame  # noqa: E402
 from mlsecops.policy import load_policy  # noqa: E402
@@ -85,10 +85,8 @@ def main() -> None:
     frame = make_frame()
     X = frame[PATIENTS.schema.features].to_numpy(np.float32)
     y = frame[PATIENTS.schema.label].to_numpy(np.int64)
-    t = policy.training
     result = train_classifier(X, y, {**PATIENTS.net, "in_features": X.shape[1], "classes": 2},
-                              TrainConfig(seed=t.seed, epochs=t.epochs, learning_rate=t.learning_rate,
-                                          weight_decay=t.weight_decay, batch_size=t.batch_size))
+                              train_config(policy.training))
     data = prepare_data(X, y, result.train_index, result.test_index)
     budget = policy.adversarial
     ours_t, base_t, bare_t = [], [], []

@@ -43,6 +43,7 @@ class TrainingPolicy(Section):
     learning_rate: float = Field(0.01, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     batch_size: int = Field(64, ge=1)
+    threads: int = Field(1, ge=0, description="torch threads while fitting (0: torch's default); fixes the digest")
     min_test_accuracy: float = Field(0.9, ge=0, le=1)
 
 

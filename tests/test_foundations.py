@@ -118,3 +118,31 @@ def test_bundle_verifies_with_upstream_cli(signed: tuple[Path, Path, KeyRing]) -
                            str(keys.public_key("trainer")), str(model)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Verification succeeded" in done.stdout
+
+
+def test_training_weights_do_not_depend_on_the_callers_thread_count() -> None:
+    """Fitting pins torch's threads (policy training.threads), so an embedded run and a one-thread
+    Dask worker produce the same digest; the caller's own setting is restored."""
+    import hashlib
+
+    import numpy as np
+    import torch
+
+    from mlsecops.models.training import TrainConfig, train_classifier
+    from mlsecops.pipelines.digits import make_frame
+
+    frame = make_frame().iloc[:400]
+    X = frame[[f"pix_{i}" for i in range(64)]].to_numpy(np.float32)
+    y = frame["label"].to_numpy(np.int64)
+    config = {"architecture": "cnn", "side": 8, "channels": 16, "in_features": 64, "classes": 10}
+    before = torch.get_num_threads()
+    digests = []
+    try:
+        for caller_threads in (1, 2, 4):
+            torch.set_num_threads(caller_threads)
+            net = train_classifier(X, y, config, TrainConfig(epochs=3, threads=1)).net
+            assert torch.get_num_threads() == caller_threads
+            digests.append(hashlib.sha256(b"".join(t.numpy().tobytes() for t in net.state_dict().values())).hexdigest())
+    finally:
+        torch.set_num_threads(before)
+    assert len(set(digests)) == 1

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,12 @@ class TrainConfig:
     learning_rate: float = 0.01
     weight_decay: float = 1e-4
     batch_size: int = 64
+    threads: int = 1  # torch intra-op threads while fitting; the weights' digest depends on it (0: torch's default)
+
+
+def train_config(training: Any) -> TrainConfig:
+    """The TrainConfig a policy's `training:` section describes (same field names)."""
+    return TrainConfig(**{f.name: getattr(training, f.name) for f in fields(TrainConfig)})
 
 
 @dataclass
@@ -50,7 +56,21 @@ def split_indices(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.nd
 
 
 def fit(net: nn.Module, X: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> nn.Module:
-    """Set the standardization buffers from X, then minibatch Adam for cfg.epochs."""
+    """Set the standardization buffers from X, then minibatch Adam for cfg.epochs on `cfg.threads` threads.
+
+    Summation order in torch's kernels follows the thread count, so the same data, seed and thread
+    count give the same weights bit for bit whatever machine or executor (embedded, Dask worker) runs.
+    """
+    previous = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _fit(net, X, y, cfg)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fit(net: nn.Module, X: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> nn.Module:
     torch.manual_seed(cfg.seed)
     xt = torch.as_tensor(X, dtype=torch.float32)
     yt = torch.as_tensor(y, dtype=torch.long)

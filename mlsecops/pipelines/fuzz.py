@@ -19,7 +19,7 @@ from mlsecops.controls.fuzzing import FuzzReport, plot_report, run_fuzz, torch_t
 from mlsecops.errors import SourceError
 from mlsecops.fileio import write_json_atomic
 from mlsecops.home import Home
-from mlsecops.models.training import TrainConfig
+from mlsecops.models.training import train_config
 from mlsecops.pipelines.registry import get_pipeline
 from mlsecops.pipelines.screening import screen_config
 from mlsecops.policy import Policy, load_policy
@@ -63,8 +63,7 @@ def fuzz_pipeline(pipeline: str, *, attacks: Sequence[str], rates: Sequence[floa
     reference = pd.read_csv(ref_path)
     t = policy.training
     train, test = fuzz_frames(source, reference, schema.features, schema.label, t.test_fraction, seed)
-    cfg = TrainConfig(seed=t.seed, test_fraction=t.test_fraction, epochs=t.epochs, learning_rate=t.learning_rate,
-                      weight_decay=t.weight_decay, batch_size=t.batch_size)
+    cfg = train_config(t)
     net = {**spec.net, "in_features": len(schema.features), "classes": len(schema.labels)}
     report = run_fuzz(train, test, reference, features=schema.features, label=schema.label,
                       trainer=torch_trainer(net, cfg), attacks=attacks, rates=rates, seed=seed,

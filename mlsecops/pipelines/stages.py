@@ -17,7 +17,7 @@ from mlsecops.controls.signing import sign_model, verify_trusted
 from mlsecops.controls.validation import evaluate_validation, validate_table
 from mlsecops.errors import SignatureError
 from mlsecops.fileio import folder_digest
-from mlsecops.models.training import TrainConfig, save_model_folder, train_classifier
+from mlsecops.models.training import save_model_folder, train_classifier, train_config
 from mlsecops.pipelines import promotion as promotion_control
 from mlsecops.pipelines.adversarial import TABULAR_ATTACKS, adversarial_stage
 from mlsecops.pipelines.discretion import REDACTED_DATA
@@ -71,9 +71,7 @@ def _trained_model(ctx: StageContext) -> StageResult:
     features = schema.features
     X = frame[features].to_numpy(dtype=np.float32)
     y = frame[schema.label].to_numpy(dtype=np.int64)
-    t = ctx.policy.training
-    cfg = TrainConfig(seed=t.seed, test_fraction=t.test_fraction, epochs=t.epochs,
-                      learning_rate=t.learning_rate, weight_decay=t.weight_decay, batch_size=t.batch_size)
+    cfg = train_config(ctx.policy.training)
     net_config = {**ctx.spec.net, "in_features": len(features), "classes": len(schema.labels)}
     ctx.log.info(f"training {net_config['architecture']} on {len(frame)} rows x {len(features)} features")
     result = train_classifier(X, y, net_config, cfg)
