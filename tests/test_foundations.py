@@ -129,12 +129,12 @@ def test_training_weights_do_not_depend_on_the_callers_thread_count() -> None:
     import torch
 
     from mlsecops.models.training import TrainConfig, train_classifier
-    from mlsecops.pipelines.digits import make_frame
+    from mlsecops.pipelines.digits import DIGITS, SCHEMA, make_frame
 
     frame = make_frame().iloc[:400]
-    X = frame[[f"pix_{i}" for i in range(64)]].to_numpy(np.float32)
-    y = frame["label"].to_numpy(np.int64)
-    config = {"architecture": "cnn", "side": 8, "channels": 16, "in_features": 64, "classes": 10}
+    X = frame[SCHEMA.features].to_numpy(np.float32)
+    y = frame[SCHEMA.label].to_numpy(np.int64)
+    config = {**DIGITS.net, "in_features": len(SCHEMA.features), "classes": len(SCHEMA.labels)}
     before = torch.get_num_threads()
     digests = []
     try:

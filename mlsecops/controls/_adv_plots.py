@@ -209,8 +209,8 @@ def robustness(curves: dict[str, dict[str, float]], clean: dict[str, float | Non
 
 
 def image_pairs(clean: np.ndarray, adv: np.ndarray, pred_clean: np.ndarray, pred_adv: np.ndarray,
-                side: int, title: str, n: int = 10) -> "Figure":
-    n = min(n, len(clean))
+                side: int, title: str) -> "Figure":
+    n = len(clean)
     fig = _figure(1.1 * n, 2.6, grid=True)
     for i in range(n):
         for row, (img, pred) in enumerate(((clean[i], pred_clean[i]), (adv[i], pred_adv[i]))):
@@ -264,9 +264,9 @@ def agreement(agreement: dict[str, float], accuracy: dict[str, float], victim: f
     return fig
 
 
-def corruption_grid(clean: np.ndarray, corrupted: dict[str, np.ndarray], side: int, n: int = 6) -> "Figure":
+def corruption_grid(clean: np.ndarray, corrupted: dict[str, np.ndarray], side: int) -> "Figure":
     rows = 1 + len(corrupted)
-    n = min(n, len(clean))
+    n = len(clean)
     fig = _figure(1.1 * n, 1.2 * rows, grid=True)
     for r, (name, imgs) in enumerate([("clean", clean)] + list(corrupted.items())):
         for i in range(n):

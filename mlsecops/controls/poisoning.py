@@ -20,7 +20,7 @@ suffices: a row that raises validation loss (the harm vote) and whose stated lab
 model finds less likely than `campaign_label_probability` is quarantined too. Clean data rarely
 trips the test, so its false alarms do not grow.
 
-Stable API: `ScreenConfig`, `screen_table`, `ScreenReport`, `evaluate_screen`.
+Stable API: `ScreenConfig`, `screen_table`, `ScreenReport`, `evaluate_screen`, `describe_campaign`.
 """
 
 from __future__ import annotations
@@ -237,6 +237,12 @@ def _reason(why: list[str], sig: Any, i: int, cfg: ScreenConfig, spectral_cut: f
     return "poison: " + "; ".join(parts)
 
 
+def describe_campaign(campaign: dict[str, Any]) -> str:
+    """One campaign of the evidence in words (stage summary and check detail)."""
+    return (f"label campaign suspected into class {campaign['label']} ({campaign['flagged']} of "
+            f"{campaign['rows']} rows flagged, ~{campaign['expected']:g} expected)")
+
+
 def _campaign_scan(y: np.ndarray, poison: np.ndarray, harm_vote: np.ndarray, p_label: np.ndarray,
                    classes: np.ndarray, cfg: ScreenConfig) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Stated classes flagged far above the normal alarm rate, and the harmful, disputed rows added there."""
@@ -306,8 +312,7 @@ def evaluate_screen(evidence: dict[str, Any], *, max_flagged_fraction: float,
         detail=(f"{count} of {rows} rows ({fraction:.2%}) quarantined as likely poison "
                 f"{'<=' if ok else '>'} {max_flagged_fraction:.2%}; "
                 f"{evidence.get('black_swan_count', 0)} rare-but-consistent rows kept"
-                + "".join(f"; label campaign suspected into class {c['label']} ({c['flagged']} of {c['rows']} "
-                          f"rows flagged, ~{c['expected']:g} expected)" for c in evidence.get("campaigns", []))))
+                + "".join(f"; {describe_campaign(c)}" for c in evidence.get("campaigns", []))))
     ok_t = trigger <= max_trigger_fraction
     where = "; ".join(f"class {t['label']}: {t['rows']} rows share {', '.join(t['columns'][:6])}" for t in triggers)
     trig = CheckOutcome(

@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mlsecops.controls.outcome import CheckOutcome
-from mlsecops.controls.poisoning import ScreenConfig, evaluate_screen, screen_table
+from mlsecops.controls.poisoning import ScreenConfig, describe_campaign, evaluate_screen, screen_table
 from mlsecops.errors import EvidenceError, SignatureError, SourceError
 from mlsecops.fileio import atomic_path, sha256_file
 from mlsecops.pipelines.spec import CheckSpec, EvidenceView, ReferenceSlice, Stage, StageContext, StageResult
@@ -93,8 +93,8 @@ def _screened_data(ctx: StageContext) -> StageResult:
                f"{len(report.black_swans)} black swans kept, {report.seconds:.1f} s")
     if report.triggers:
         summary += f", trigger suspected on {', '.join(report.triggers[0]['columns'][:4])}"
-    for c in report.campaigns:
-        summary += f", label campaign suspected into class {c['label']} ({c['flagged']} of {c['rows']} flagged)"
+    for campaign in report.campaigns:
+        summary += f", {describe_campaign(campaign)}"
     quarantine["summary"] = summary
     qref = ctx.store.write(ctx.spec.name, ctx.run_id, "quarantine", quarantine)
     ctx.tracker.log_file(ctx.mlflow_run(), qref.path, "evidence")
