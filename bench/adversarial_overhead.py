@@ -19,9 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from mlsecops.controls.adversarial import evaluate_model, prepare_data  # noqa: E402
+from mlsecops.controls.model.adversarial.engine import evaluate_model, prepare_data  # noqa: E402
 from mlsecops.models.training import train_classifier, train_config  # noqa: E402
-from mlsecops.pipelines.adversarial import TABULAR_ATTACKS  # noqa: E402
+from mlsecops.stages.adversarial_evaluation import TABULAR_ATTACKS  # noqa: E402
 from mlsecops.pipelines.patients import PATIENTS, make_frame  # noqa: E402
 from mlsecops.policy import load_policy  # noqa: E402
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlsecops.controls._keys import PayloadSigner  # noqa: E402
-from mlsecops.controls.audit import AuditLog  # noqa: E402
-from mlsecops.fileio import canonical_json  # noqa: E402
+from mlsecops.trust.signer import PayloadSigner  # noqa: E402
+from mlsecops.controls.audit.log import AuditLog  # noqa: E402
+from mlsecops.core.fileio import canonical_json  # noqa: E402
 
 N = 100_000
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faker import Faker  # noqa: E402
 
-from mlsecops.controls._gazetteer import load_gazetteer  # noqa: E402
-from mlsecops.controls.pii import Finding, analyze_text  # noqa: E402
-from mlsecops.policy import PiiPolicy  # noqa: E402
+from mlsecops.controls.data.discretion._gazetteer import load_gazetteer  # noqa: E402
+from mlsecops.controls.data.discretion.pii import Finding, analyze_text  # noqa: E402
+from mlsecops.controls.data.discretion.policy import PiiPolicy  # noqa: E402
 
 NAME_LOCALES = {"en_US": 0.6, "en_GB": 0.15, "en_IE": 0.1, "en_IN": 0.1, "es_ES": 0.05}
 
@@ -180,7 +180,7 @@ class PresidioDefault:
     def __init__(self, threshold: float) -> None:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
-        from mlsecops.controls._recognizers import BlankSpacyNlpEngine
+        from mlsecops.controls.data.discretion._recognizers import BlankSpacyNlpEngine
 
         engine = BlankSpacyNlpEngine()
         engine.load()

@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from faker import Faker  # noqa: E402
 
-from mlsecops.controls.pii import _analyzer, analyze_text, scan_table  # noqa: E402
-from mlsecops.policy import PiiPolicy  # noqa: E402
+from mlsecops.controls.data.discretion.pii import _analyzer, analyze_text, scan_table  # noqa: E402
+from mlsecops.controls.data.discretion.policy import PiiPolicy  # noqa: E402
 
 BOILERPLATE = ["Screening mammogram unremarkable.", "No palpable mass on exam.", "Return in 12 months.",
                "Density category B.", "Discussed lifestyle factors.", "Tolerating therapy well.",

@@ -24,12 +24,12 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import dagster as dg  # noqa: E402
 
 from mlsecops.definitions import build_definitions  # noqa: E402
-from mlsecops.home import Home  # noqa: E402
+from mlsecops.core.home import Home  # noqa: E402
 from mlsecops.pipelines.registry import get_pipeline  # noqa: E402
-from mlsecops.pipelines.spec import StageContext  # noqa: E402
+from mlsecops.stages.framework import StageContext  # noqa: E402
 from mlsecops.policy import load_policy  # noqa: E402
 from mlsecops.resources import MlflowResource, MlsecopsResource  # noqa: E402
-from mlsecops.tracking import Tracker  # noqa: E402
+from mlsecops.core.tracking import Tracker  # noqa: E402
 
 PIPELINE = os.environ.get("BENCH_PIPELINE", "patients")
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))

@@ -14,10 +14,10 @@ import time
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from mlsecops.controls.fuzzing import inject
-from mlsecops.controls.poisoning import screen_table
+from mlsecops.fuzzing.harness import inject
+from mlsecops.controls.data.integrity.poisoning import screen_table
 from mlsecops.pipelines import digits, patients
-from mlsecops.pipelines.screening import reference_positions
+from mlsecops.stages.screened_data import reference_positions
 
 ID = "row"
 

@@ -4,7 +4,7 @@
     python bench/signing_throughput.py --mib 256  # smaller
 
 Baseline: what signing and verifying cannot avoid, two streamed sha256 passes over every byte
-(one to sign, one to verify). Ours: `sign_model` then `verify_model` from mlsecops.controls.signing.
+(one to sign, one to verify). Ours: `sign_model` then `verify_model` from mlsecops.controls.model.signing.
 The blake3 variant runs model-signing with `hashing_algorithm="blake3"` (sign and verify both) and
 is compared with the same sha256 baseline and with two raw blake3 passes. All reads come from
 the page cache (one warm-up pass first). Best of `--repeat` runs. Last line: `ratio: X`
@@ -25,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlsecops.controls.signing import KeyRing, sign_model, verify_model  # noqa: E402
+from mlsecops.trust.keyring import KeyRing  # noqa: E402
+
+from mlsecops.controls.model.signing import sign_model, verify_model  # noqa: E402
 
 CHUNK = 1 << 20
 

@@ -28,17 +28,17 @@ class Env:
         return job.execute_in_process(instance=self.instance, raise_on_error=False, asset_selection=selection)
 
     def tracker(self):
-        from mlsecops.tracking import Tracker
+        from mlsecops.core.tracking import Tracker
         return Tracker(self.home.mlflow_uri, self.home.root / "mlartifacts")
 
     def store(self):
-        from mlsecops.evidence import EvidenceStore
+        from mlsecops.core.evidence import EvidenceStore
         return EvidenceStore(self.home.evidence)
 
 
 def make_env(root: Path, policy_path: str = "", seed_sources: bool = True) -> Env:
     from mlsecops.definitions import build_definitions
-    from mlsecops.home import Home
+    from mlsecops.core.home import Home
     from mlsecops.resources import MlflowResource, MlsecopsResource
 
     home = Home(root.resolve()).ensure()
@@ -80,12 +80,12 @@ def approve(env: Env, pipeline: str, identity: str = "demo-approver", role: str 
     """File a signed approval of the pipeline's current candidate (or of `model`), as `make run` does."""
     from datetime import timedelta
 
-    from mlsecops.controls._keys import PayloadSigner
-    from mlsecops.controls.approvals import save_approval, sign_approval
-    from mlsecops.controls.signing import KeyRing
-    from mlsecops.pipelines.promotion import candidate
+    from mlsecops.trust.signer import PayloadSigner
+    from mlsecops.controls.release.approvals import save_approval, sign_approval
+    from mlsecops.trust.keyring import KeyRing
+    from mlsecops.stages.promotion import candidate
     from mlsecops.pipelines.registry import get_pipeline
-    from mlsecops.pipelines.spec import EvidenceView
+    from mlsecops.stages.framework import EvidenceView
 
     cand = candidate(EvidenceView(get_pipeline(pipeline), env.store(), KeyRing(env.home.keys)))
     approval = sign_approval(PayloadSigner(env.home.keys), pipeline=pipeline, model_sha256=model or cand["model_sha256"],
@@ -95,7 +95,7 @@ def approve(env: Env, pipeline: str, identity: str = "demo-approver", role: str 
 
 
 def _pre_promotion() -> list[str]:
-    from mlsecops.pipelines.stages import standard_stages
+    from mlsecops.stages.chain import standard_stages
     return [s.name for s in standard_stages() if s.name != "promotion"]
 
 

@@ -9,18 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from mlsecops.controls._adv_plots import PlotError, PlotSpec, PlotWriter
-from mlsecops.controls.adversarial import (AttackBudgetError, AttackDataError, evaluate_adversarial,
+from mlsecops.controls.model.adversarial.plots import PlotError, PlotSpec, PlotWriter
+from mlsecops.controls.model.adversarial.engine import (AttackBudgetError, AttackDataError, evaluate_adversarial,
                                            evaluate_gate, evaluate_model, gates_for, prepare_data)
-from mlsecops.errors import EvidenceError, PolicyError
-from mlsecops.fileio import canonical_json, sha256_file
+from mlsecops.core.errors import EvidenceError, PolicyError
+from mlsecops.core.fileio import canonical_json, sha256_file
 from mlsecops.models.nets import build_net
 from mlsecops.models.training import TrainConfig, fit, split_indices, train_classifier
 from mlsecops.pipelines.digits import DIGITS
 from mlsecops.pipelines.digits import make_frame as digits_frame
 from mlsecops.pipelines.patients import PATIENTS
 from mlsecops.pipelines.patients import make_frame as patients_frame
-from mlsecops.policy import AdversarialPolicy, Policy, load_policy
+from mlsecops.controls.model.adversarial.policy import AdversarialPolicy
+from mlsecops.policy import Policy, load_policy
 
 TABULAR = ("fgsm", "pgd", "hopskipjump", "membership", "copycat")
 IMAGE = ("fgsm", "pgd", "hopskipjump", "membership", "miface", "copycat", "corruptions")

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mlsecops.controls._keys import PayloadSigner
-from mlsecops.controls.approvals import (evaluate_approvals, evidence_set_digest, load_approvals,
+from mlsecops.trust.signer import PayloadSigner
+from mlsecops.controls.release.approvals import (evaluate_approvals, evidence_set_digest, load_approvals,
                                          review_approvals, save_approval, sign_approval)
-from mlsecops.errors import EvidenceError, SignatureError
-from mlsecops.policy import ApprovalPolicy
+from mlsecops.core.errors import EvidenceError, SignatureError
+from mlsecops.controls.release.policy import ApprovalPolicy
 
 MODEL = "a" * 64
 OTHER_MODEL = "b" * 64
@@ -128,7 +128,7 @@ def test_evidence_set_digest_covers_every_step_and_bad_input_is_named(signer):
 
 
 def test_rotated_approver_key_counts_until_the_old_key_is_untrusted(signer, tmp_path):
-    from mlsecops.controls.signing import KeyRing
+    from mlsecops.trust.keyring import KeyRing
 
     approval = _approve(signer)
     ring = KeyRing(tmp_path / "keys")

@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from safetensors.torch import save_file
 
-from mlsecops.controls.attestation import (Materials, attest_model, evaluate_provenance, git_commit,
+from mlsecops.controls.model.attestation import (Materials, attest_model, evaluate_provenance, git_commit,
                                            verify_attestation)
-from mlsecops.controls.sbom import read_sbom, write_environment_sbom
-from mlsecops.errors import ArtifactError, SignatureError
-from mlsecops.fileio import folder_digest, sha256_bytes
+from mlsecops.controls.model.sbom import read_sbom, write_environment_sbom
+from mlsecops.core.errors import ArtifactError, SignatureError
+from mlsecops.core.fileio import folder_digest, sha256_bytes
 
 
 def _keypair(folder: Path, name: str) -> tuple[Path, Path]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlsecops.controls._keys import PayloadSigner
-from mlsecops.controls.audit import AuditLog, Checkpoint, record_hash
-from mlsecops.errors import AuditError
+from mlsecops.trust.signer import PayloadSigner
+from mlsecops.controls.audit.log import AuditLog, Checkpoint, record_hash
+from mlsecops.core.errors import AuditError
 
 
 def _open(tmp_path: Path, **kwargs) -> AuditLog:

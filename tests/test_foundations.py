@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mlsecops.controls.provenance import collect_source
-from mlsecops.controls.signing import KeyRing, sign_model, verify_model
-from mlsecops.errors import EvidenceError, PolicyError, SignatureError, SourceError
-from mlsecops.evidence import EvidenceStore
-from mlsecops.fileio import folder_digest
+from mlsecops.controls.data.provenance import collect_source
+from mlsecops.trust.keyring import KeyRing
+from mlsecops.controls.model.signing import sign_model, verify_model
+from mlsecops.core.errors import EvidenceError, PolicyError, SignatureError, SourceError
+from mlsecops.core.evidence import EvidenceStore
+from mlsecops.core.fileio import folder_digest
 from mlsecops.policy import load_policy
 
 

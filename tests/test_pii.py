@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlsecops.controls.pii import (analyze_text, build_evidence, evaluate_identity_features,
+from mlsecops.controls.data.discretion.pii import (analyze_text, build_evidence, evaluate_identity_features,
                                    evaluate_no_unredacted_pii, evaluate_unexpected_pii, pseudonym_key,
                                    redact_table, scan_table)
-from mlsecops.errors import PiiError
-from mlsecops.fileio import canonical_json
+from mlsecops.core.errors import PiiError
+from mlsecops.core.fileio import canonical_json
 from mlsecops.pipelines.patients import IDENTITY, make_frame
-from mlsecops.policy import PiiPolicy
+from mlsecops.controls.data.discretion.policy import PiiPolicy
 
 CONFIG = PiiPolicy()
 KEY = bytes(range(32))
@@ -66,7 +66,7 @@ def test_scanning_never_touches_the_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    from mlsecops.controls._recognizers import OfflineEmailRecognizer
+    from mlsecops.controls.data.discretion._recognizers import OfflineEmailRecognizer
 
     assert OfflineEmailRecognizer().validate_result("someone@mail.example.co.uk")
     assert _entities("write to someone@mail.example.co.uk") == {("EMAIL_ADDRESS", "someone@mail.example.co.uk")}

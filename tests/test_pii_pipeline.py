@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from mlsecops.pipelines.patients import IDENTITY, PATIENTS, make_frame
-from mlsecops.schema import Column, TableSchema
+from mlsecops.core.schema import Column, TableSchema
 from tests.conftest import PRE_PROMOTION, Env, approve, check_results, materialized, step_failures
 
 

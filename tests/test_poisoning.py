@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlsecops.controls.fuzzing import FuzzError, inject, plant_rare, plot_report, render_table, run_fuzz, torch_trainer
-from mlsecops.controls.poisoning import ScreenConfig, ScreenError, evaluate_screen, screen_table
-from mlsecops.errors import PolicyError
+from mlsecops.fuzzing.harness import FuzzError, inject, plant_rare, plot_report, render_table, run_fuzz, torch_trainer
+from mlsecops.controls.data.integrity.poisoning import ScreenConfig, ScreenError, evaluate_screen, screen_table
+from mlsecops.core.errors import PolicyError
 from mlsecops.models.training import TrainConfig
 from mlsecops.pipelines import digits, patients
-from mlsecops.pipelines.fuzz import fuzz_frames
-from mlsecops.pipelines.screening import reference_positions, screen_config
+from mlsecops.fuzzing.pipeline import fuzz_frames
+from mlsecops.stages.screened_data import reference_positions, screen_config
 from mlsecops.policy import load_policy
 from tests.conftest import PRE_PROMOTION, Env, approve, check_results, materialized, step_failures
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlsecops.controls._keys import PayloadSigner
-from mlsecops.controls.audit import AuditLog
-from mlsecops.controls.forensics import explain, render
-from mlsecops.errors import PromotionRefused
-from mlsecops.pipelines import promotion
+from mlsecops.trust.signer import PayloadSigner
+from mlsecops.controls.audit.log import AuditLog
+from mlsecops.controls.audit.forensics import explain, render
+from mlsecops.core.errors import PromotionRefused
+from mlsecops.stages import promotion
 from mlsecops.pipelines.patients import PATIENTS
-from mlsecops.pipelines.promotion import candidate
-from mlsecops.pipelines.spec import StageContext
+from mlsecops.stages.promotion import candidate
+from mlsecops.stages.framework import StageContext
 from tests.conftest import PRE_PROMOTION, Env, approve, make_env, step_failures
 
 CHECKS = {check.name for stage in PATIENTS.stages for check in stage.checks}

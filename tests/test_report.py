@@ -13,15 +13,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import mlsecops.evidence as evidence_module
-from mlsecops.controls.outcome import (
+import mlsecops.core.evidence as evidence_module
+from mlsecops.core.outcome import (
     DATA_COLLECTION,
     DATA_PROCESSING,
     MODEL_DEPLOYMENT,
     MODEL_TRAINING,
     CheckOutcome,
 )
-from mlsecops.controls.report import (
+from mlsecops.controls.report.report import (
     FRAMEWORK_COVERAGE,
     REPORT_STEP,
     RISK_ACCEPTANCE,
@@ -31,9 +31,9 @@ from mlsecops.controls.report import (
     load_history,
     write_report,
 )
-from mlsecops.errors import EvidenceError, ReportError
-from mlsecops.evidence import EvidenceStore
-from mlsecops.policy import ReportPolicy
+from mlsecops.core.errors import EvidenceError, ReportError
+from mlsecops.core.evidence import EvidenceStore
+from mlsecops.controls.report.policy import ReportPolicy
 
 PIPELINE = "patients"
 SARIF_SCHEMA = Path(__file__).resolve().parent.parent / "mlsecops" / "schemas" / "sarif-schema-2.1.0.json"
@@ -287,7 +287,7 @@ def test_files_are_self_contained_html_valid_sarif_json_and_markdown(store, tmp_
 
 
 def test_invalid_sarif_is_refused_by_the_shipped_schema():
-    from mlsecops.controls._report_render import validate_sarif
+    from mlsecops.controls.report.render import validate_sarif
 
     with pytest.raises(ReportError, match="not valid SARIF 2.1.0"):
         validate_sarif({"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]})  # driver needs a name
@@ -327,8 +327,8 @@ def test_headless_browser_shows_the_verdict_first(store, tmp_path, outcomes, ban
 
 
 def test_ensure_report_builds_a_blocked_runs_report_from_evidence_then_locates_it(store, tmp_path):
-    from mlsecops.home import Home
-    from mlsecops.pipelines.report_stage import ensure_report
+    from mlsecops.core.home import Home
+    from mlsecops.stages.risk_report import ensure_report
 
     home = Home(tmp_path / "home")
     _record_run(store, "run-1", _failing_outcomes())  # a run stopped by its failing controls: no report asset
@@ -348,6 +348,6 @@ def test_ensure_report_builds_a_blocked_runs_report_from_evidence_then_locates_i
     ("separation of duty", "separation of duty"),
 ])
 def test_a_mitigation_note_shows_only_what_the_ids_do_not_say(text, note) -> None:
-    from mlsecops.controls.report import _mitigation_note
+    from mlsecops.controls.report.report import _mitigation_note
 
     assert _mitigation_note(text) == note

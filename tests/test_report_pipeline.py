@@ -11,10 +11,10 @@ import jsonschema
 from typer.testing import CliRunner
 
 from mlsecops.cli import app
-from mlsecops.controls._report_render import SARIF_SCHEMA_PATH
-from mlsecops.fileio import sha256_file
+from mlsecops.controls.report.render import SARIF_SCHEMA_PATH
+from mlsecops.core.fileio import sha256_file
 from mlsecops.pipelines.patients import PATIENTS
-from mlsecops.pipelines.promotion import reverify_checks
+from mlsecops.stages.promotion import reverify_checks
 from mlsecops.resources import MlflowResource, MlsecopsResource
 from tests.conftest import PRE_PROMOTION, Env, check_results, materialized, step_failures
 

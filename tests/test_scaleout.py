@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("dagster_dask", reason="scale-out extra not installed: pip install -e '.[scale]'")
 pytest.importorskip("dagster_postgres", reason="scale-out extra not installed: pip install -e '.[scale]'")
 
-from mlsecops.evidence import EvidenceStore  # noqa: E402
-from mlsecops.home import Home  # noqa: E402
+from mlsecops.core.evidence import EvidenceStore  # noqa: E402
+from mlsecops.core.home import Home  # noqa: E402
 from mlsecops.scaleout.jobs import (Target, approve_candidate, collect, launch, open_instance,  # noqa: E402
                                     run_concurrently)
 from mlsecops.scaleout.services import ScaledServices, ServiceError  # noqa: E402
-from mlsecops.tracking import Tracker  # noqa: E402
+from mlsecops.core.tracking import Tracker  # noqa: E402
 
 from tests.conftest import PRE_PROMOTION  # noqa: E402
 
@@ -41,9 +41,9 @@ def _tracker(svc: ScaledServices) -> Tracker:
 
 
 def _audit_log(svc: ScaledServices):
-    from mlsecops.controls._keys import PayloadSigner
-    from mlsecops.controls.audit import AuditLog
-    from mlsecops.controls.audit_postgres import PostgresAuditStore
+    from mlsecops.trust.signer import PayloadSigner
+    from mlsecops.controls.audit.log import AuditLog
+    from mlsecops.controls.audit.postgres import PostgresAuditStore
 
     return AuditLog(PostgresAuditStore(svc.audit_url), PayloadSigner(svc.home.keys))
 

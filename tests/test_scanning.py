@@ -13,11 +13,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mlsecops.controls._formats import detect_format
-from mlsecops.controls.scanning import evaluate_artifact_safe, scan_path
-from mlsecops.errors import ArtifactError
-from mlsecops.fileio import folder_digest
-from mlsecops.policy import ScanningPolicy
+from mlsecops.controls.model.scanning.formats import detect_format
+from mlsecops.controls.model.scanning.scan import evaluate_artifact_safe, scan_path
+from mlsecops.core.errors import ArtifactError
+from mlsecops.core.fileio import folder_digest
+from mlsecops.controls.model.policy import ScanningPolicy
 
 POLICY = ScanningPolicy()
 

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from mlsecops.controls.signing import KeyRing, sign_model
-from mlsecops.errors import MlsecopsError, PromotionRefused
-from mlsecops.pipelines import promotion
+from mlsecops.trust.keyring import KeyRing
+
+from mlsecops.controls.model.signing import sign_model
+from mlsecops.core.errors import MlsecopsError, PromotionRefused
+from mlsecops.stages import promotion
 from mlsecops.pipelines.registry import get_pipeline
-from mlsecops.pipelines.supply_chain import load_pipeline_model
+from mlsecops.stages.signed_model import load_pipeline_model
 from mlsecops.resources import MlflowResource, MlsecopsResource
 from tests.conftest import PRE_PROMOTION, Env, approve, check_results, make_env, materialized, step_failures
 

@@ -6,8 +6,8 @@
 
 import dagster as dg
 
-from mlsecops.controls.fuzzing import ATTACKS
-from mlsecops.pipelines.spec import PipelineSpec
+from mlsecops.fuzzing.harness import ATTACKS
+from mlsecops.stages.framework import PipelineSpec
 from mlsecops.resources import MlsecopsResource
 
 
@@ -20,7 +20,7 @@ class FuzzRunConfig(dg.Config):
 def build_fuzz_job(spec: PipelineSpec) -> dg.JobDefinition:
     @dg.op(name=f"{spec.name}_fuzz_harness", description=f"Poison {spec.name}'s training data, screen, train, measure.")
     def _fuzz(context: dg.OpExecutionContext, config: FuzzRunConfig, mlsecops: MlsecopsResource) -> None:
-        from mlsecops.pipelines.fuzz import fuzz_pipeline
+        from mlsecops.fuzzing.pipeline import fuzz_pipeline
         from mlsecops.policy import load_policy
 
         result = fuzz_pipeline(spec.name, attacks=config.attacks, rates=config.rates, seed=config.seed,

@@ -20,10 +20,11 @@ from typing import Any
 
 from torch import nn
 
-from mlsecops.controls import _formats
-from mlsecops.controls.signing import KeyRing, SignedModel, verify_model, verify_trusted
-from mlsecops.errors import SignatureError
-from mlsecops.fileio import sha256_bytes
+from mlsecops.controls.model.scanning import formats as _formats
+from mlsecops.trust.keyring import KeyRing
+from mlsecops.controls.model.signing import SignedModel, verify_model, verify_trusted
+from mlsecops.core.errors import SignatureError
+from mlsecops.core.fileio import sha256_bytes
 from mlsecops.models.nets import build_net
 from mlsecops.models.training import CONFIG, WEIGHTS
 
@@ -43,7 +44,7 @@ def load_verified_model(model_dir: Path, bundle: Path, keys: KeyRing | Path, *, 
         raise SignatureError(f"{model_dir} verifies, but its signed digest {signed.digest[:12]}… is not the expected "
                              f"model {expected_digest[:12]}… (a valid bundle of another model)")
     if provenance is not None:
-        from mlsecops.controls.attestation import verify_attestation
+        from mlsecops.controls.model.attestation import verify_attestation
 
         verify_attestation(Path(provenance), trusted, subject_digest=signed.digest, materials=materials)
     if set(signed.manifest) != {WEIGHTS, CONFIG}:

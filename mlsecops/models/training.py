@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from mlsecops.fileio import atomic_path, write_json_atomic
+from mlsecops.core.fileio import atomic_path, write_json_atomic
 from mlsecops.models.nets import build_net
 
 WEIGHTS = "model.safetensors"

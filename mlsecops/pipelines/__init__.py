@@ -1,1 +1,1 @@
-"""Reference pipelines and the stage framework they are built from."""
+"""The reference pipelines (`patients`, `digits`) and the registry that lists them."""

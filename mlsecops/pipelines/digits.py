@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 from sklearn.datasets import load_digits
 
-from mlsecops.fileio import atomic_path
-from mlsecops.pipelines.screening import write_reference
-from mlsecops.pipelines.spec import PipelineSpec, ReferenceSlice
-from mlsecops.pipelines.adversarial import IMAGE_ATTACKS
-from mlsecops.pipelines.stages import standard_stages
-from mlsecops.schema import Column, TableSchema
+from mlsecops.core.fileio import atomic_path
+from mlsecops.stages.screened_data import write_reference
+from mlsecops.stages.framework import PipelineSpec, ReferenceSlice
+from mlsecops.stages.adversarial_evaluation import IMAGE_ATTACKS
+from mlsecops.stages.chain import standard_stages
+from mlsecops.core.schema import Column, TableSchema
 
 PIXELS = tuple(f"pix_{i}" for i in range(64))
 SEED = 20240612

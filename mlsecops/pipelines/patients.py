@@ -15,11 +15,11 @@ import pandas as pd
 from faker import Faker
 from sklearn.datasets import load_breast_cancer
 
-from mlsecops.fileio import atomic_path
-from mlsecops.pipelines.screening import write_reference
-from mlsecops.pipelines.spec import PipelineSpec, ReferenceSlice
-from mlsecops.pipelines.stages import standard_stages
-from mlsecops.schema import Column, TableSchema
+from mlsecops.core.fileio import atomic_path
+from mlsecops.stages.screened_data import write_reference
+from mlsecops.stages.framework import PipelineSpec, ReferenceSlice
+from mlsecops.stages.chain import standard_stages
+from mlsecops.core.schema import Column, TableSchema
 
 SEED = 20240611
 IDENTITY = ("name", "email", "phone", "ssn", "address", "date_of_birth")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mlsecops.errors import MlsecopsError
+from mlsecops.core.errors import MlsecopsError
 from mlsecops.pipelines.digits import DIGITS
 from mlsecops.pipelines.patients import PATIENTS
-from mlsecops.pipelines.spec import PipelineSpec
+from mlsecops.stages.framework import PipelineSpec
 
 PIPELINES: dict[str, PipelineSpec] = {spec.name: spec for spec in (PATIENTS, DIGITS)}
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import dagster as dg
 
-from mlsecops.home import Home
-from mlsecops.pipelines.spec import PipelineSpec, StageContext
+from mlsecops.core.home import Home
+from mlsecops.stages.framework import PipelineSpec, StageContext, open_context
 from mlsecops.policy import Policy, load_policy
-from mlsecops.tracking import Tracker
+from mlsecops.core.tracking import Tracker
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -19,7 +19,7 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str = ""
 
     def tracker(self, home: Home) -> Tracker:
-        return Tracker(self.tracking_uri or home.mlflow_uri, artifact_root=home.root / "mlartifacts")
+        return Tracker.for_home(home, self.tracking_uri)
 
 
 class MlsecopsResource(dg.ConfigurableResource):
@@ -37,6 +37,6 @@ class MlsecopsResource(dg.ConfigurableResource):
 
     def stage_context(self, spec: PipelineSpec, run_id: str, mlflow: MlflowResource,
                       log: logging.Logger | Any) -> StageContext:
-        home = self.home_dirs()
-        return StageContext(spec, self.policy(spec.name), home, run_id, mlflow.tracker(home), log,
+        return open_context(spec, run_id, log, home=self.home_dirs(),
+                            policy=load_policy(self.policy_path or None), tracking_uri=mlflow.tracking_uri,
                             seed_sources=self.seed_sources)

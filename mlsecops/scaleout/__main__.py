@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from mlsecops.errors import MlsecopsError
-from mlsecops.evidence import EvidenceStore
-from mlsecops.home import Home
+from mlsecops.core.errors import MlsecopsError
+from mlsecops.core.evidence import EvidenceStore
+from mlsecops.core.home import Home
 from mlsecops.pipelines.registry import PIPELINES
 
 

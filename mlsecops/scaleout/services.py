@@ -24,8 +24,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlsecops.errors import MlsecopsError
-from mlsecops.home import Home
+from mlsecops.core.errors import MlsecopsError
+from mlsecops.core.home import Home
 
 LOOPBACK = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,86 @@
+"""Policy machinery: sections, per-pipeline overrides, validation with errors that name the key.
+
+    class Policy(PolicyBase):             # composed in mlsecops.policy from each family's section
+        pii: PiiPolicy = PiiPolicy()
+    policy = load_policy_file(path, Policy)
+
+Each control family declares its own `Section` next to its code; core imports no control.
+Unknown keys and bad values are errors that name the key. A `pipelines:` section overrides any
+value for one pipeline; it is merged over the global values and validated the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlsecops.core.errors import PolicyError
+from mlsecops.core.fileio import canonical_json, sha256_bytes
+
+DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policy.yaml"
+P = TypeVar("P", bound="PolicyBase")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicyBase(Section):
+    """The top level: a version, the families' sections (in a subclass) and per-pipeline overrides."""
+
+    version: int = Field(1, ge=1, le=1)
+    pipelines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def for_pipeline(self: P, name: str) -> P:
+        """The policy with `pipelines.<name>` merged over the global values (validated)."""
+        override = self.pipelines.get(name)
+        if not override:
+            return self
+        merged = _deep_merge(self.model_dump(exclude={"pipelines"}), override)
+        return validate_policy(merged, type(self), f"pipelines.{name}.")
+
+    @property
+    def digest(self) -> str:
+        return sha256_bytes(canonical_json(self.model_dump(mode="json")))
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def validate_policy(raw: Any, model: type[P], prefix: str = "", origin: str = "policy") -> P:
+    """Validate a mapping as `model`; every problem is reported with its dotted key."""
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = prefix + ".".join(str(p) for p in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{key}: {msg}")
+        raise PolicyError(f"{origin}: " + "; ".join(problems)) from None
+
+
+def load_policy_file(chosen: Path, model: type[P]) -> P:
+    """Load and validate the YAML policy at `chosen` (overrides validated now, not at first use)."""
+    try:
+        raw = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy file {chosen} not found (set MLSECOPS_POLICY to an existing file)") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyError(f"policy file {chosen} is unreadable: {exc}") from None
+    policy = validate_policy(raw or {}, model, origin=str(chosen))
+    for name in policy.pipelines:
+        policy.for_pipeline(name)
+    return policy

@@ -1,0 +1,3 @@
+"""Identities and keys: `keyring.KeyRing` (per-identity EC keys, the trust file, the one identity-name
+rule) and `signer.PayloadSigner` (signatures over small payloads: approvals, decisions, checkpoints).
+"""
