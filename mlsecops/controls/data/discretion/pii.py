@@ -195,7 +195,10 @@ _NEEDS: dict[str, Callable[[str], bool]] = {
         "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IBAN_CODE", "DATE_OF_BIRTH", "US_ITIN", "US_BANK_NUMBER",
         "US_PASSPORT", "US_DRIVER_LICENSE")},
 }
-_NEEDS_BUILTIN = {"PERSON": lambda t: _UPPER.search(t) is not None, "LOCATION": lambda t: _UPPER.search(t) is not None}
+_LETTERS = re.compile(r"[^\W\d_]{2}")
+# lower-case names ("maria garcia") and addresses ("ul. polna 3") need letters, not capitals
+_NEEDS_BUILTIN = {"PERSON": lambda t: _LETTERS.search(t) is not None,
+                  "LOCATION": lambda t: _UPPER.search(t) is not None or _DIGIT.search(t) is not None}
 
 
 def _possible(text: str, config: PiiPolicy) -> list[str]:
