@@ -9,6 +9,7 @@ any value for one pipeline; it is merged over the global values and validated th
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -293,7 +294,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate the policy from `path`, `$MLSECOPS_POLICY` or the packaged default."""
     chosen = Path(path or os.environ.get("MLSECOPS_POLICY") or DEFAULT_POLICY)
     try:
-        raw = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+        text = chosen.read_text(encoding="utf-8")
+        key = (str(chosen), hashlib.sha256(text.encode()).hexdigest())
+        if key in _LOADED:  # the same bytes validate to the same (frozen) policy: every step reads the file
+            return _LOADED[key]
+        raw = yaml.safe_load(text)
     except FileNotFoundError:
         raise PolicyError(f"policy file {chosen} not found (set MLSECOPS_POLICY to an existing file)") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -301,4 +306,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
     policy = _validate(raw or {}, origin=str(chosen))
     for name in policy.pipelines:  # validate overrides now, not at first use
         policy.for_pipeline(name)
+    _LOADED[key] = policy
     return policy
+
+
+# (path, sha256 of its text) -> the validated policy; a changed file is parsed and validated again.
+_LOADED: dict[tuple[str, str], Policy] = {}
