@@ -1,5 +1,7 @@
 """Overhead of the adversarial engine (budget checks, wrapping, metrics, bootstrap, plots) over the
 same ART calls made directly, on the reference `patients` model with the packaged policy's budgets.
+Both sides run on the same single CPU with one torch and one BLAS thread: the engine's forked plot
+renderer shares that CPU (it does not get a second core the direct calls lack).
 
     python bench/adversarial_overhead.py        # last line: `ratio: X` (baseline time / our time)
 """
@@ -13,8 +15,15 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fair import pin, torch_threads  # noqa: E402
+
+# Equal footing: both sides on one CPU and one thread per pool. The engine forks a plot renderer;
+# it inherits the affinity, so it shares that CPU with the attacks instead of drawing on a second one.
+CPUS = pin(1)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
@@ -80,7 +89,7 @@ def baseline(net, data, b) -> None:
 
 
 def main() -> None:
-    torch.set_num_threads(1)  # the engine runs attacks on one thread; give the direct calls the same
+    torch_threads(1)  # the engine runs attacks on one thread; the direct calls get the same
     policy = load_policy().for_pipeline("patients")
     frame = make_frame()
     X = frame[PATIENTS.schema.features].to_numpy(np.float32)
@@ -104,7 +113,8 @@ def main() -> None:
             evaluate_model(result.net, data, TABULAR_ATTACKS, budget)  # same, without writing plots
             bare_t.append(time.perf_counter() - t0)
     base, ours, bare = statistics.median(base_t), statistics.median(ours_t), statistics.median(bare_t)
-    print(f"patients, attacks {', '.join(TABULAR_ATTACKS)}, policy budgets, median of {ROUNDS}")
+    print(f"patients, attacks {', '.join(TABULAR_ATTACKS)}, policy budgets, median of {ROUNDS}; "
+          f"both sides on CPU {','.join(map(str, CPUS))}, 1 torch thread, 1 BLAS thread (plot renderer included)")
     print(f"direct ART calls: {base:.2f} s   adversarial engine (+ metrics, bootstrap CI, 3 PNG plots): {ours:.2f} s")
     print("rounds (s): direct " + " ".join(f"{t:.2f}" for t in base_t) + " | engine " + " ".join(f"{t:.2f}" for t in ours_t))
     print(f"engine without plots: {bare:.2f} s (ratio {base / bare:.2f}); plots cost {ours - bare:.2f} s")

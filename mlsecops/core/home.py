@@ -11,6 +11,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlsecops.core.fileio import write_bytes_atomic
+
+# The embedded instance's dagster.yaml: local sqlite storage (Dagster's default), no telemetry.
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
 
 @dataclass(frozen=True)
 class Home:
@@ -60,6 +65,6 @@ class Home:
             path.mkdir(parents=True, exist_ok=True)
         config = self.dagster / "dagster.yaml"
         if not config.exists():  # embedded default: local sqlite storage, no telemetry
-            config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+            write_bytes_atomic(config, DAGSTER_YAML.encode())
         os.environ.setdefault("DAGSTER_HOME", str(self.dagster))
         return self

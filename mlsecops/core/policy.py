@@ -75,7 +75,11 @@ def validate_policy(raw: Any, model: type[P], prefix: str = "", origin: str = "p
 def load_policy_file(chosen: Path, model: type[P]) -> P:
     """Load and validate the YAML policy at `chosen` (overrides validated now, not at first use)."""
     try:
-        raw = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+        text = chosen.read_text(encoding="utf-8")
+        key = (str(chosen), model.__qualname__, sha256_bytes(text.encode()))
+        if key in _LOADED:  # the same bytes validate to the same (frozen) policy: every step reads the file
+            return _LOADED[key]
+        raw = yaml.safe_load(text)
     except FileNotFoundError:
         raise PolicyError(f"policy file {chosen} not found (set MLSECOPS_POLICY to an existing file)") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -83,4 +87,9 @@ def load_policy_file(chosen: Path, model: type[P]) -> P:
     policy = validate_policy(raw or {}, model, origin=str(chosen))
     for name in policy.pipelines:
         policy.for_pipeline(name)
+    _LOADED[key] = policy
     return policy
+
+
+# (path, model, sha256 of its text) -> the validated policy; a changed file is parsed and validated again.
+_LOADED: dict[tuple[str, str, str], Any] = {}

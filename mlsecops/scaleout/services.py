@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mlsecops.core.errors import MlsecopsError
 from mlsecops.core.home import Home
+from mlsecops.core.offline import offline_env
 
 LOOPBACK = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -171,8 +172,8 @@ def service_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of every service process: offline, quiet, this checkout's `mlsecops` first."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env.update({"GX_ANALYTICS_ENABLED": "false", "DAGSTER_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1",
-                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONUNBUFFERED": "1"})
+    offline_env(env)  # telemetry off: `mlflow server` and the Dask workers may not import mlsecops first
+    env.update({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONUNBUFFERED": "1"})
     env.update(extra or {})
     return env
 
