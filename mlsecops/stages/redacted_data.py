@@ -11,16 +11,34 @@ promotion step evaluate the same evidence: `no_unredacted_pii` (the rescan finds
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
+
 from mlsecops.checks.data import (IDENTITY_COLUMNS_NOT_IN_FEATURES, NO_UNEXPECTED_PII, NO_UNREDACTED_PII,
                                  declared_columns)
 from mlsecops.controls.data.discretion.pii import (build_evidence, pseudonym_key, redact_table,
                                    scan_table)
+from mlsecops.controls.data.provenance import collect_source
+from mlsecops.core.errors import SignatureError
 from mlsecops.stages.framework import Stage, StageContext, StageResult
+
+
+def source_table(ctx: StageContext) -> tuple[pd.DataFrame, dict]:
+    """The source raw_data collected, read again and checked against its digest (validation passed on it)."""
+    ctx.upstream("validated_data")
+    source = ctx.upstream("raw_data").data["source"]
+    frame, manifest = collect_source(Path(source["path"]), ctx.spec.schema.column_names,
+                                     max_bytes=ctx.policy.source.max_bytes, encoding=ctx.policy.source.encoding)
+    if manifest["sha256"] != source["sha256"]:
+        raise SignatureError(f"source {source['path']} changed since raw_data collected it "
+                             f"(sha256 {manifest['sha256'][:12]}… != {source['sha256'][:12]}…): re-run the pipeline")
+    return frame, {"step": "raw_data", "sha256": source["sha256"], "rows": manifest["rows"]}
 
 
 def run_redacted_data(ctx: StageContext) -> StageResult:
     config = ctx.policy.pii
-    frame, table = ctx.input_table("redacted_data")
+    frame, table = source_table(ctx)
     identity, free_text = declared_columns(ctx)
 
     def progress(column: str, done: int, total: int) -> None:
