@@ -158,6 +158,10 @@ def _classify(name: str, series: pd.Series, target: str, pii: dict[str, Any], pa
         if ordered and len(non_null) > 20:
             guess.role, guess.reason = "identity", "near-unique running integer (a record number)"
             return guess
+        if pd.api.types.is_integer_dtype(series) and 3 <= distinct <= 8 and len(non_null) >= 50:
+            guess.role, guess.reason = "categorical", f"integer code with {distinct} values"
+            guess.spec["values"] = sorted(int(v) for v in non_null.unique())
+            return guess
         lo, hi = _bounds(non_null, integer and pd.api.types.is_integer_dtype(series))
         guess.role, guess.reason = "numeric", f"{'integer' if integer else 'real'} values in [{_plain(non_null.min())}, {_plain(non_null.max())}]"
         guess.spec.update({"type": "int" if pd.api.types.is_integer_dtype(series) else "float", "min": lo, "max": hi})
@@ -343,9 +347,14 @@ def propose_spec(data: Path, target: str, name: str | None = None, out_dir: Path
     if bad:
         raise SpecError(f"{data}: column name(s) {bad[:3]} are empty or not text: give every column a name")
     classes = _label_classes(frame[target], target, data)
-    pii = _pii(frame.drop(columns=[target]), policy)
+    pii = _pii(frame, policy)
     columns = [_classify(c, frame[c], target, pii, data) for c in frame.columns]
     review: list[str] = []
+    for c in columns:
+        report = pii.get(c.name)
+        if c.role == "label" and report is not None and report.classified:
+            review.append(f"label '{c.name}' values look like {', '.join(report.classified)}: they are the listed "
+                          "classes (a closed set, not scanned at run time); if they are personal, do not use it")
     for c in columns:
         if c.missing > 0:
             if c.role == "label":

@@ -40,6 +40,13 @@ def run_redacted_data(ctx: StageContext) -> StageResult:
     config = ctx.policy.pii
     frame, table = source_table(ctx)
     identity, free_text = declared_columns(ctx)
+    # The label and declared-vocabulary categoricals are closed sets: validation admits only the values
+    # listed (and reviewed) in the spec, so they carry no unforeseen PII and are not rewritten.
+    closed = [c.name for c in ctx.spec.schema.columns
+              if c.name in frame.columns and (c.role == "label" or (c.role == "categorical" and c.values))
+              and not pd.api.types.is_numeric_dtype(frame[c.name])]
+    kept = frame[closed]
+    frame = frame.drop(columns=closed)
 
     def progress(column: str, done: int, total: int) -> None:
         if done == total:
@@ -50,7 +57,8 @@ def run_redacted_data(ctx: StageContext) -> StageResult:
     clean, redaction = redact_table(frame, scan, config, key)
     del frame  # the raw table goes no further than this function
     rescan = scan_table(clean, config, identity_columns=identity, free_text_columns=free_text)
-    evidence = build_evidence(scan, redaction, rescan, config)
+    evidence = {**build_evidence(scan, redaction, rescan, config), "closed_vocabulary_columns": closed}
+    clean = pd.concat([clean, kept.loc[clean.index]], axis=1)
     out = ctx.write_table("redacted_data", clean)
     remaining = evidence["rescan"]["remaining_findings"]
     summary = (f"{len(scan.pii_columns())} PII column(s), {len(redaction.dropped)} dropped, "
