@@ -207,9 +207,9 @@ def _label_classes(series: pd.Series, target: str, path: Path) -> list[Any]:
     if len(classes) > 100:
         raise SpecError(f"{path}: --target '{target}' has {len(classes)} classes: is it the label? pick another column")
     counts = values.value_counts()
-    if int(counts.min()) < 5:
+    if int(counts.min()) < 10:
         raise SpecError(f"{path}: --target '{target}' class {counts.idxmin()!r} has {int(counts.min())} row(s); "
-                        "each class needs at least 5 (merge or drop rare classes)")
+                        "each class needs at least 10 (merge or drop rare classes)")
     return classes
 
 
@@ -231,7 +231,7 @@ def _yaml_line(value: Any) -> str:
 
 def render_spec(name: str, description: str, source: str, columns: list[ColumnGuess], target: str,
                 classes: list[Any], reference: str, reference_sha256: str, accepted: list[dict[str, Any]],
-                review: list[str]) -> str:
+                review: list[str], budgets: dict[str, Any] | None = None) -> str:
     """The spec file's text: one line per column, comments saying what to review."""
     lines = [f"# Pipeline spec proposed by `mlsecops init` — REVIEW before use:",
              *[f"#   - {note}" for note in review],
@@ -245,6 +245,9 @@ def render_spec(name: str, description: str, source: str, columns: list[ColumnGu
               "# TRUSTED SLICE: a proposed 12% of the rows. The team must VOUCH for every row of it (it is what",
               "# the poison screen trusts), then keep the pinned digest: an edited slice stops the pipeline.",
               f"reference: {{path: {_yaml_line(reference)}, sha256: {reference_sha256}}}"]
+    if budgets:
+        lines.append("# attack budgets sized to this table (budgets, not thresholds: every gate keeps its default)")
+        lines.append(f"policy: {_yaml_line(budgets)}")
     if accepted:
         lines.append("# ACCEPTED RISKS proposed by init (a default gate fails on this clean data): a reviewer")
         lines.append("# must confirm each (set confirmed_by) or fix the data/model instead.")
@@ -374,15 +377,27 @@ def propose_spec(data: Path, target: str, name: str | None = None, out_dir: Path
     if identity:
         review.append(f"kept from every model (identity/text): {', '.join(identity)}")
     review.append("bounds are the observed range widened by 10% of the span: tighten them to what is valid")
-    review.append(f"trusted slice {ref_path.name}: a PROPOSED 12% of the rows — vouch for every row or replace it")
+    review.append(f"trusted slice {ref_path.name}: a PROPOSED stratified sample of the rows — vouch for every row or replace it")
     inputs = [c.name for c in columns if c.role in ("numeric", "categorical")]
     if not inputs:
         raise SpecError(f"{data}: no numeric or categorical column left once identity/text columns are set aside")
 
     labelled = frame[frame[target].notna()].reset_index(drop=True)
     labels = labelled[target] if not pd.api.types.is_float_dtype(labelled[target]) else labelled[target].astype(int)
-    slice_frame = labelled.iloc[reference_positions(labels.to_numpy())][[*inputs, target]].copy()
+    smallest = int(labels.value_counts().min())
+    fraction = min(0.5, max(0.12, 6.5 / smallest))       # the screen needs >= 5 trusted rows per class
+    if fraction > 0.12:
+        review.append(f"the smallest class has {smallest} rows: the trusted slice takes {fraction:.0%} of the rows "
+                      "so that every class has at least 5 trusted rows")
+    slice_frame = labelled.iloc[reference_positions(labels.to_numpy(), fraction)][[*inputs, target]].copy()
     slice_frame[target] = labels.iloc[slice_frame.index].to_numpy()
+    budgets: dict[str, Any] = {}
+    pool = int(len(labelled) * (1 - policy.training.test_fraction) * 0.85)   # train rows left after a screen
+    queries = [q for q in policy.adversarial.extraction.queries if q <= pool]
+    if queries != list(policy.adversarial.extraction.queries):
+        budgets = {"adversarial": {"extraction": {"queries": queries or [max(2, pool // 2)]}}}
+        review.append(f"extraction query budgets cut to {budgets['adversarial']['extraction']['queries']} "
+                      f"(the table has ~{pool} training rows to query with)")
     out.mkdir(parents=True, exist_ok=True)
     source = os.path.relpath(data.resolve(), out.resolve())
     description = f"Predict {target} from {data.name} (proposed by mlsecops init)"
@@ -391,7 +406,8 @@ def propose_spec(data: Path, target: str, name: str | None = None, out_dir: Path
     try:
         write_bytes_atomic(tmp_ref, slice_frame.to_csv(index=False).encode("utf-8"))
         ref_sha = sha256_file(tmp_ref)
-        text = render_spec(name, description, source, columns, target, classes, tmp_ref.name, ref_sha, [], review)
+        text = render_spec(name, description, source, columns, target, classes, tmp_ref.name, ref_sha, [], review,
+                           budgets)
         write_bytes_atomic(tmp_spec, text.encode("utf-8"))
         accepted: list[dict[str, Any]] = []
         measured: dict[str, Any] = {}
@@ -409,7 +425,7 @@ def propose_spec(data: Path, target: str, name: str | None = None, out_dir: Path
                 review.append(f"{len(accepted)} default gate(s) fail on this data: accepted_risks entries written "
                               f"({', '.join(a['check'] for a in accepted)}) — a reviewer must confirm them")
         text = render_spec(name, description, source, columns, target, classes, ref_path.name, ref_sha,
-                           accepted, review)
+                           accepted, review, budgets)
         write_bytes_atomic(tmp_spec, text.encode("utf-8"))
         os.replace(tmp_ref, ref_path)
         os.replace(tmp_spec, spec_path)
