@@ -274,3 +274,26 @@ def test_init_refuses_bad_data_in_one_line(tmp_path: Path, frame_or_bytes, targe
         propose_spec(path, target, "bad", tmp_path / "out", probe=False)
     assert str(path) in str(err.value) and expected in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_init_marks_sensitive_and_id_columns_and_never_overwrites(tmp_path: Path) -> None:
+    import numpy as np
+
+    from mlsecops.core.errors import MlsecopsError
+    from mlsecops.pipelines.init import propose_spec
+    from mlsecops.pipelines.spec_file import load_spec_file
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"Sex": rng.choice(["F", "M"], 200), "x": rng.normal(size=200),
+                          "Customer ID": range(1000, 1200), "Serial No": [f"SN-{i:05d}" for i in range(200)],
+                          "y": rng.choice(["a", "b"], 200)})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    result = propose_spec(tmp_path / "s.csv", "y", "sens", tmp_path / "out", probe=False)
+    roles = {c.name: c.role for c in result.columns}
+    assert roles == {"Sex": "sensitive", "x": "numeric", "Customer ID": "identity", "Serial No": "identity", "y": "label"}
+    spec = load_spec_file(result.spec_path)
+    assert spec.schema.sensitive == ["Sex"] and spec.schema.features == ["x"]
+    before = result.spec_path.read_bytes()
+    with pytest.raises(MlsecopsError, match="--force"):
+        propose_spec(tmp_path / "s.csv", "y", "sens", tmp_path / "out", probe=False)
+    assert result.spec_path.read_bytes() == before

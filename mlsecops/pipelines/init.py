@@ -38,6 +38,8 @@ from mlsecops.policy import Policy, load_policy
 ID_WORDS = {"id", "ids", "uuid", "guid", "ref", "refs", "reference", "serial", "serials", "record", "records",
             "rec", "no", "nr", "num", "number", "key", "account", "acct", "ssn", "mrn", "email", "phone", "name",
             "names", "identifier", "code", "barcode", "ticket", "passport", "license", "zip", "postcode"}
+SENSITIVE_WORDS = {"sex", "gender", "race", "ethnicity", "ethnic", "religion", "religious", "nationality",
+                   "disability", "marital", "pregnant", "pregnancy"}
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y",
                      "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f", "%d.%m.%Y")
 MAX_CATEGORIES = 30
@@ -147,6 +149,10 @@ def _classify(name: str, series: pd.Series, target: str, pii: dict[str, Any], pa
     if tokens & ID_WORDS:
         guess.role, guess.reason = "identity", f"ID-like name ({', '.join(sorted(tokens & ID_WORDS))})"
         return guess
+    if tokens & SENSITIVE_WORDS:
+        guess.role, guess.reason = "sensitive", (f"sensitive attribute ({', '.join(sorted(tokens & SENSITIVE_WORDS))}): "
+                                                 "kept for bias evaluation, not a feature")
+        return guess
     if pd.api.types.is_bool_dtype(series):
         guess.role, guess.reason = "categorical", "boolean"
         guess.spec["values"] = [False, True]
@@ -242,7 +248,7 @@ def render_spec(name: str, description: str, source: str, columns: list[ColumnGu
         lines.append(f"  {_yaml_line(c.name)}: {_yaml_line(entry)}   # {c.reason}")
     lines += [f"label: {{column: {_yaml_line(target)}, classes: {_yaml_line(classes)}}}",
               "model: {architecture: mlp, kwargs: {hidden: 32}}   # or logistic, cnn, package.module:Class (+ path)",
-              "# TRUSTED SLICE: a proposed 12% of the rows. The team must VOUCH for every row of it (it is what",
+              "# TRUSTED SLICE: a proposed stratified sample of the rows. The team must VOUCH for every row of it (it is what",
               "# the poison screen trusts), then keep the pinned digest: an edited slice stops the pipeline.",
               f"reference: {{path: {_yaml_line(reference)}, sha256: {reference_sha256}}}"]
     if budgets:
@@ -373,6 +379,9 @@ def propose_spec(data: Path, target: str, name: str | None = None, out_dir: Path
                               f"{'median' if c.role == 'numeric' else 'mode'} {fill!r}")
             else:
                 c.spec["max_missing"] = _max_missing(c.missing)
+    sensitive = [c.name for c in columns if c.role == "sensitive"]
+    if sensitive:
+        review.append(f"sensitive attributes (not features, kept for bias evaluation): {', '.join(sensitive)}")
     identity = [c.name for c in columns if c.role in ("identity", "text")]
     if identity:
         review.append(f"kept from every model (identity/text): {', '.join(identity)}")
