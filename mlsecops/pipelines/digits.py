@@ -38,10 +38,10 @@ def write_trusted_slice(path: Path) -> None:
 
 
 
-def __getattr__(name: str):  # noqa: ANN202  `DIGITS`, `SCHEMA`: the spec file specs/digits.yaml, loaded
-    if name in ("DIGITS", "SCHEMA"):
+def __getattr__(name: str):  # noqa: ANN202  `DIGITS`, `SCHEMA`, `TRUSTED_SHA256`: the spec file specs/digits.yaml, loaded
+    if name in ("DIGITS", "SCHEMA", "TRUSTED_SHA256"):
         from mlsecops.pipelines.registry import get_pipeline
 
         spec = get_pipeline("digits")
-        return spec if name == "DIGITS" else spec.schema
+        return {"DIGITS": spec, "SCHEMA": spec.schema, "TRUSTED_SHA256": spec.reference.sha256}[name]
     raise AttributeError(name)

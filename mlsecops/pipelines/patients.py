@@ -71,10 +71,10 @@ def write_trusted_slice(path: Path) -> None:
 
 
 
-def __getattr__(name: str):  # noqa: ANN202  `PATIENTS`, `SCHEMA`: the spec file specs/patients.yaml, loaded
-    if name in ("PATIENTS", "SCHEMA"):
+def __getattr__(name: str):  # noqa: ANN202  `PATIENTS`, `SCHEMA`, `TRUSTED_SHA256`: the spec file specs/patients.yaml, loaded
+    if name in ("PATIENTS", "SCHEMA", "TRUSTED_SHA256"):
         from mlsecops.pipelines.registry import get_pipeline
 
         spec = get_pipeline("patients")
-        return spec if name == "PATIENTS" else spec.schema
+        return {"PATIENTS": spec, "SCHEMA": spec.schema, "TRUSTED_SHA256": spec.reference.sha256}[name]
     raise AttributeError(name)
