@@ -297,3 +297,25 @@ def test_init_marks_sensitive_and_id_columns_and_never_overwrites(tmp_path: Path
     with pytest.raises(MlsecopsError, match="--force"):
         propose_spec(tmp_path / "s.csv", "y", "sens", tmp_path / "out", probe=False)
     assert result.spec_path.read_bytes() == before
+
+
+def test_glob_and_sql_sources_snapshot_to_parquet(tmp_path: Path) -> None:
+    import sqlite3
+
+    from mlsecops.pipelines.spec_file import load_spec_file
+
+    body = _valid_spec(tmp_path)
+    frame = pd.read_csv(tmp_path / "t.csv")
+    (tmp_path / "parts").mkdir()
+    frame.iloc[:20].to_csv(tmp_path / "parts" / "a.csv", index=False)
+    frame.iloc[20:].to_csv(tmp_path / "parts" / "b.csv", index=False)
+    con = sqlite3.connect(tmp_path / "t.db")
+    frame.to_sql("t", con, index=False)
+    con.close()
+    for source in ("{path: 'parts/*.csv'}", f"{{url: 'sqlite:///{tmp_path / 't.db'}', query: 'select * from t'}}"):
+        spec = load_spec_file(_write_spec(tmp_path, body.replace("{path: t.csv}", source)))
+        target = tmp_path / spec.source_file
+        spec.make_source(target)
+        snapshot = pd.read_parquet(target)
+        assert len(snapshot) == 40 and list(snapshot.columns) == ["a", "y"]
+        target.unlink()
