@@ -1,6 +1,7 @@
 """`mlsecops` command line: one module per command group, all on one Typer app.
 
     mlsecops run --all                    # cli.run
+    mlsecops init DATA --target COL / pipelines   # cli.pipelines (spec files)
     mlsecops approve / promote / rollback # cli.release
     mlsecops audit verify | explain       # cli.audit      (also `evidence`)
     mlsecops keys list | rotate | untrust # cli.keys
@@ -15,7 +16,7 @@ from __future__ import annotations
 import sys
 
 # importing a command module registers its commands, in this order in `--help`
-from mlsecops.cli import run, scan, audit, keys, release, report, fuzz  # noqa: F401,I001
+from mlsecops.cli import run, pipelines, scan, audit, keys, release, report, fuzz  # noqa: F401,I001
 from mlsecops.cli.app import app, err_console
 from mlsecops.core.errors import MlsecopsError
 

@@ -36,10 +36,10 @@ class PolicyBase(Section):
 
     def for_pipeline(self: P, name: str) -> P:
         """The policy with `pipelines.<name>` merged over the global values (validated)."""
-        override = self.pipelines.get(name)
+        override = deep_merge(_SPEC_DEFAULTS.get(name, {}), self.pipelines.get(name) or {})
         if not override:
             return self
-        merged = _deep_merge(self.model_dump(exclude={"pipelines"}), override)
+        merged = deep_merge(self.model_dump(exclude={"pipelines"}), override)
         return validate_policy(merged, type(self), f"pipelines.{name}.")
 
     @property
@@ -47,14 +47,25 @@ class PolicyBase(Section):
         return sha256_bytes(canonical_json(self.model_dump(mode="json")))
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` merged over `base`, mapping by mapping."""
     out = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out
+
+
+# Per-pipeline defaults declared by pipeline spec files (`policy:`, `training:`, accepted risks), set by
+# the pipeline registry when it discovers the specs. The policy file's `pipelines.<name>` wins over them.
+_SPEC_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def register_pipeline_defaults(name: str, overrides: dict[str, Any]) -> None:
+    """Record the policy values a pipeline's spec file declares (replacing earlier ones)."""
+    _SPEC_DEFAULTS[name] = dict(overrides)
 
 
 def validate_policy(raw: Any, model: type[P], prefix: str = "", origin: str = "policy") -> P:

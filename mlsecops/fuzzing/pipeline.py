@@ -20,6 +20,8 @@ from mlsecops.core.errors import SourceError
 from mlsecops.core.fileio import write_json_atomic
 from mlsecops.core.home import Home
 from mlsecops.models.training import train_config
+from mlsecops.controls.data.provenance import read_table
+from mlsecops.core.encoding import prepare_table
 from mlsecops.pipelines.registry import get_pipeline
 from mlsecops.stages.screened_data import screen_config
 from mlsecops.policy import Policy, load_policy
@@ -52,15 +54,20 @@ def fuzz_pipeline(pipeline: str, *, attacks: Sequence[str], rates: Sequence[floa
     policy = (policy or load_policy()).for_pipeline(pipeline)
     source_path = home.sources / spec.source_file
     if not source_path.exists():
+        if spec.make_source is None:
+            raise SourceError(f"source {source_path} of pipeline '{pipeline}' is missing")
         spec.make_source(source_path)
     if spec.reference is None:
         raise SourceError(f"pipeline '{pipeline}' declares no trusted reference slice to screen against")
     ref_path = home.sources / spec.reference.file
     if not ref_path.exists():
+        if spec.reference.make is None:
+            raise SourceError(f"trusted reference slice {ref_path} of pipeline '{pipeline}' is missing")
         spec.reference.make(ref_path)
     schema = spec.schema
-    source = pd.read_csv(source_path)
-    reference = pd.read_csv(ref_path)
+    source, _ = prepare_table(read_table(source_path, max_bytes=policy.source.max_bytes)[0], schema,
+                              origin=str(source_path))   # one-hot, imputed, label positions: as screened_data
+    reference, _ = prepare_table(pd.read_csv(ref_path), schema, origin=str(ref_path))
     t = policy.training
     train, test = fuzz_frames(source, reference, schema.features, schema.label, t.test_fraction, seed)
     cfg = train_config(t)

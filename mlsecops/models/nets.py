@@ -1,6 +1,7 @@
 """The model architectures, built from a JSON-able config (no pickled classes anywhere).
 
     net = build_net({"architecture": "mlp", "in_features": 30, "classes": 2, "hidden": 32})
+    net = build_net({"architecture": "mynets.tiny:TinyNet", "code": {...}, ...})   # models.custom
 
 Every net starts with a `Standardize` layer whose mean/std are buffers saved with the weights,
 so a model folder takes raw features and is self-contained.
@@ -58,13 +59,29 @@ class CNN(nn.Module):
         return self.head(self.features(self.conv(x)))
 
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN}
+class Logistic(nn.Module):
+    """Multinomial logistic regression: standardize -> one linear layer."""
+
+    def __init__(self, in_features: int, classes: int) -> None:
+        super().__init__()
+        self.scale = Standardize(in_features)
+        self.head = nn.Linear(in_features, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.scale(x))
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "logistic": Logistic}
 
 
 def build_net(config: dict[str, Any]) -> nn.Module:
     """Instantiate the architecture a model.json names, with its keyword parameters."""
     params = dict(config)
     arch = params.pop("architecture")
+    if ":" in arch:  # a team's own nn.Module, `package.module:Class` (code pinned by sha256)
+        from mlsecops.models.custom import build_custom
+
+        return build_custom(config, Standardize(int(params["in_features"])))
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture '{arch}' (known: {sorted(ARCHITECTURES)})")
     return ARCHITECTURES[arch](**params)

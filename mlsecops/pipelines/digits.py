@@ -1,4 +1,4 @@
-"""`digits`: scikit-learn's 8x8 handwritten digits as 64 pixel columns (0..16), a small torch CNN."""
+"""`digits` source generator (the spec is specs/digits.yaml): scikit-learn's 8x8 handwritten digits as 64 pixel columns (0..16), a small torch CNN."""
 
 from __future__ import annotations
 
@@ -11,10 +11,6 @@ from sklearn.datasets import load_digits
 
 from mlsecops.core.fileio import atomic_path
 from mlsecops.stages.screened_data import write_reference
-from mlsecops.stages.framework import PipelineSpec, ReferenceSlice
-from mlsecops.stages.adversarial_evaluation import IMAGE_ATTACKS
-from mlsecops.stages.chain import standard_stages
-from mlsecops.core.schema import Column, TableSchema
 
 PIXELS = tuple(f"pix_{i}" for i in range(64))
 SEED = 20240612
@@ -41,20 +37,11 @@ def write_trusted_slice(path: Path) -> None:
     write_reference(make_frame(), list(PIXELS), "label", path)
 
 
-# sha256 of the trusted slice write_trusted_slice produces: a changed slice stops screened_data.
-TRUSTED_SHA256 = "3c590e870a58050cc37fb5f1f7fa81c313edcdba1e9ae2de71d76124d2219394"
 
-SCHEMA = TableSchema(
-    "digits",
-    columns=(Column("recorded_at", "datetime", "timestamp"),)
-    + tuple(Column(p, "int", "feature", 0, 16) for p in PIXELS) + (Column("label", "int", "label"),),
-    labels=tuple(range(10)),
-)
+def __getattr__(name: str):  # noqa: ANN202  `DIGITS`, `SCHEMA`, `TRUSTED_SHA256`: the spec file specs/digits.yaml, loaded
+    if name in ("DIGITS", "SCHEMA", "TRUSTED_SHA256"):
+        from mlsecops.pipelines.registry import get_pipeline
 
-DIGITS = PipelineSpec(
-    name="digits",
-    description="Handwritten digit recognition (8x8 images, small CNN).",
-    schema=SCHEMA, source_file="digits.csv", make_source=write_source,
-    net={"architecture": "cnn", "side": 8, "channels": 16}, stages=standard_stages(IMAGE_ATTACKS),
-    reference=ReferenceSlice("digits.reference.csv", write_trusted_slice, sha256=TRUSTED_SHA256),
-)
+        spec = get_pipeline("digits")
+        return {"DIGITS": spec, "SCHEMA": spec.schema, "TRUSTED_SHA256": spec.reference.sha256}[name]
+    raise AttributeError(name)

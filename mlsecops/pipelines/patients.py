@@ -1,4 +1,4 @@
-"""`patients`: scikit-learn's breast-cancer data joined with synthetic identities (Faker, fixed seed).
+"""`patients` source generator (the spec is specs/patients.yaml): scikit-learn's breast-cancer data joined with synthetic identities (Faker, fixed seed).
 
 The source carries personal data on purpose: name, email, phone, SSN, address, date of birth and a
 free-text `clinical_note` that sometimes embeds them. Only the 30 numeric features reach training.
@@ -17,9 +17,6 @@ from sklearn.datasets import load_breast_cancer
 
 from mlsecops.core.fileio import atomic_path
 from mlsecops.stages.screened_data import write_reference
-from mlsecops.stages.framework import PipelineSpec, ReferenceSlice
-from mlsecops.stages.chain import standard_stages
-from mlsecops.core.schema import Column, TableSchema
 
 SEED = 20240611
 IDENTITY = ("name", "email", "phone", "ssn", "address", "date_of_birth")
@@ -38,10 +35,9 @@ def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _feature_columns() -> list[Column]:
-    data = load_breast_cancer(as_frame=True)
-    frame = data.frame.drop(columns="target")
-    return [Column(_snake(c), "float", "feature", 0.0, float(frame[c].max()) * 10) for c in frame.columns]
+def feature_names() -> list[str]:
+    """The 30 numeric features (snake_case), the only columns that reach training."""
+    return [_snake(c) for c in load_breast_cancer(as_frame=True).frame.drop(columns="target").columns]
 
 
 def make_frame(seed: int = SEED) -> pd.DataFrame:
@@ -71,24 +67,14 @@ def write_source(path: Path) -> None:
 
 def write_trusted_slice(path: Path) -> None:
     """The trusted reference slice: a stratified 12% of the reference rows, features and label only."""
-    write_reference(make_frame(), SCHEMA.features, "label", path)
+    write_reference(make_frame(), feature_names(), "label", path)
 
 
-# sha256 of the trusted slice write_trusted_slice produces: a changed slice stops screened_data.
-TRUSTED_SHA256 = "3985904bd4121f0cacff0b4c22abd2067d4c350a03340e3c996176a1977ab8a7"
 
-SCHEMA = TableSchema(
-    "patients",
-    columns=tuple(Column(c, "text", "identity") for c in IDENTITY)
-    + (Column("clinical_note", "text", "text"), Column("recorded_at", "datetime", "timestamp"))
-    + tuple(_feature_columns()) + (Column("label", "int", "label"),),
-    labels=(0, 1),
-)
+def __getattr__(name: str):  # noqa: ANN202  `PATIENTS`, `SCHEMA`, `TRUSTED_SHA256`: the spec file specs/patients.yaml, loaded
+    if name in ("PATIENTS", "SCHEMA", "TRUSTED_SHA256"):
+        from mlsecops.pipelines.registry import get_pipeline
 
-PATIENTS = PipelineSpec(
-    name="patients",
-    description="Breast-cancer diagnosis (tabular MLP) from records carrying synthetic personal data.",
-    schema=SCHEMA, source_file="patients.csv", make_source=write_source,
-    net={"architecture": "mlp", "hidden": 32}, stages=standard_stages(),
-    reference=ReferenceSlice("patients.reference.csv", write_trusted_slice, sha256=TRUSTED_SHA256),
-)
+        spec = get_pipeline("patients")
+        return {"PATIENTS": spec, "SCHEMA": spec.schema, "TRUSTED_SHA256": spec.reference.sha256}[name]
+    raise AttributeError(name)

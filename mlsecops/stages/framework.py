@@ -54,10 +54,10 @@ class Stage:
 
 @dataclass(frozen=True)
 class ReferenceSlice:
-    """A trusted, curated slice for the poisoning screen: `file` under sources, written by `make` if absent."""
+    """A trusted, curated slice for the poisoning screen: `file` under sources (or absolute), written by `make` if absent."""
 
     file: str
-    make: Callable[[Path], None]
+    make: Callable[[Path], None] | None
     sha256: str | None = None        # the pinned digest; None records it without pinning
 
 
@@ -66,11 +66,13 @@ class PipelineSpec:
     name: str
     description: str
     schema: TableSchema
-    source_file: str
-    make_source: Callable[[Path], None]
+    source_file: str                                  # under MLSECOPS_HOME/sources, or an absolute path
+    make_source: Callable[[Path], None] | None       # writes the source when absent (reference pipelines)
     net: dict[str, Any]
     stages: tuple[Stage, ...]
     reference: ReferenceSlice | None = None
+    policy: dict[str, Any] = field(default_factory=dict)   # the spec file's policy values (see pipelines.spec_file)
+    origin: dict[str, Any] = field(default_factory=dict)   # spec file, its sha256, model code digest, accepted risks
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:

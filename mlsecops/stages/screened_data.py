@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 
 from mlsecops.checks.data import BACKDOOR_TRIGGER, POISONING_SCREEN
 from mlsecops.controls.data.integrity.poisoning import ScreenConfig, describe_campaign, screen_table
+from mlsecops.core.encoding import prepare_table
 from mlsecops.core.errors import SignatureError, SourceError
 from mlsecops.core.fileio import atomic_path, sha256_file
 from mlsecops.stages.framework import ReferenceSlice, Stage, StageContext, StageResult
@@ -58,7 +59,7 @@ def load_reference(ctx: StageContext) -> tuple[pd.DataFrame, dict[str, object]]:
         raise SourceError(f"pipeline '{ctx.spec.name}' declares no trusted reference slice: "
                           "set PipelineSpec.reference to screen its data")
     path = ctx.home.sources / declared.file
-    if not path.exists() and ctx.seed_sources:
+    if not path.exists() and ctx.seed_sources and declared.make is not None:
         ctx.log.info(f"writing the trusted reference slice {path}")
         declared.make(path)
     if not path.exists():
@@ -78,7 +79,9 @@ def load_reference(ctx: StageContext) -> tuple[pd.DataFrame, dict[str, object]]:
 def _screened_data(ctx: StageContext) -> StageResult:
     schema = ctx.spec.schema
     reference, ref_record = load_reference(ctx)       # first: a tampered trusted slice stops everything
+    reference, _ = prepare_table(reference, schema, origin=ref_record["path"])
     frame, table = ctx.input_table("screened_data")
+    frame, encoding = prepare_table(frame, schema, origin=f"{table['step']} table")  # one-hot, labels 0..k-1
     report = screen_table(frame, reference, features=schema.features, label=schema.label,
                           config=screen_config(ctx.policy))
     quarantine = report.to_dict()
@@ -104,7 +107,7 @@ def _screened_data(ctx: StageContext) -> StageResult:
     return StageResult(
         {"quarantine": {"sha256": qref.sha256, "run_id": ctx.run_id, "flagged_ids": report.flagged_ids,
                         "table": quarantine["table"]},
-         "reference": ref_record, "screen": screen, "outputs": {"table": kept}},
+         "reference": ref_record, "screen": screen, "encoding": encoding, "outputs": {"table": kept}},
         summary=summary,
         metadata={"flagged": len(report.flagged), "flagged_fraction": round(report.flagged_fraction, 4),
                   "black_swans": len(report.black_swans), "kept_rows": int(report.keep_mask.sum()),

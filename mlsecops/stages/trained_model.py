@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlsecops.checks.model import MODEL_QUALITY
+from mlsecops.core.encoding import encoding_record
 from mlsecops.core.fileio import folder_digest
 from mlsecops.models.training import save_model_folder, train_classifier, train_config
 from mlsecops.stages.framework import Stage, StageContext, StageResult
@@ -23,7 +24,7 @@ def _trained_model(ctx: StageContext) -> StageResult:
     folder = ctx.workdir("trained_model") / "model"
     save_model_folder(result.net, net_config, folder,
                       {"pipeline": ctx.spec.name, "features": features, "classes": list(schema.labels),
-                       "label": schema.label, "train_config": cfg.__dict__})
+                       "label": schema.label, "train_config": cfg.__dict__, "encoding": encoding_record(schema)})
     digest = folder_digest(folder)
     run = ctx.mlflow_run()
     ctx.tracker.log_params(run, {**cfg.__dict__, "architecture": net_config["architecture"],
@@ -34,7 +35,9 @@ def _trained_model(ctx: StageContext) -> StageResult:
     version = ctx.tracker.register(ctx.spec.name, run, "model")
     m = result.metrics
     return StageResult(
-        {"model": {"path": str(folder), "sha256": digest, "features": features},
+        {"model": {"path": str(folder), "sha256": digest, "features": features,
+                   "architecture": net_config["architecture"], "code": net_config.get("code")},
+         "encoding": encoding_record(schema),
          "dataset": {"step": table["step"], "sha256": table["sha256"], "rows": table["rows"]},
          "metrics": m, "train_config": cfg.__dict__,
          "mlflow": {"run_id": run, "registered_model": ctx.spec.name, "version": version}},

@@ -1,4 +1,7 @@
-"""`validated_data`: the Great Expectations suite over the source; gate `validation_suite`."""
+"""`validated_data`: the Great Expectations suite over the source; gate `validation_suite`.
+
+It writes no table: the first table a pipeline writes is the redacted one (no unredacted copy persists).
+"""
 
 from __future__ import annotations
 
@@ -20,15 +23,15 @@ def _validated_data(ctx: StageContext) -> StageResult:
                              f"(sha256 {manifest['sha256'][:12]}… != {source['sha256'][:12]}…): re-run raw_data")
     report = validate_table(frame, ctx.spec.schema, min_rows=ctx.policy.validation.min_rows,
                             max_null_fraction=ctx.policy.validation.max_null_fraction)
-    table = ctx.write_table("validated_data", frame)
+    del frame  # no unredacted copy is written: redacted_data reads the source again, by its digest
     status = "passed" if report["success"] else f"FAILED ({len(report['failed'])})"
-    return StageResult({"validation": report, "outputs": {"table": table}},
+    return StageResult({"validation": report, "dataset": {"step": "raw_data", "sha256": source["sha256"]}},
                        summary=f"GX suite {status}, {report['evaluated']} expectations",
                        metadata={"expectations": report["evaluated"], "failed": len(report["failed"]),
-                                 "table_sha256": table["sha256"]})
+                                 "source_sha256": source["sha256"]})
 
 
 VALIDATED_DATA = Stage("validated_data", "Great Expectations suite: schema, types, ranges, nulls, label set.",
                        ("raw_data",), _validated_data,
                        (VALIDATION_SUITE,),
-                       kinds=("great_expectations", "parquet"))
+                       kinds=("great_expectations",))

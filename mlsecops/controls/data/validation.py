@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from mlsecops.core.outcome import DATA_PROCESSING, CheckOutcome
-from mlsecops.core.schema import TableSchema
+from mlsecops.core.schema import DEFAULT_TIMESTAMP_FORMAT, TableSchema
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -32,13 +32,19 @@ def _suite(gx: Any, schema: TableSchema, min_rows: int, max_null_fraction: float
             suite.add_expectation(E.ExpectColumnValuesToBeBetween(
                 column=col.name, min_value=col.minimum, max_value=col.maximum))
         if not col.nullable:
-            suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=col.name, mostly=1.0 - max_null_fraction
-                                                                   if col.role == "feature" else 1.0))
+            if col.max_missing is not None:      # declared in the spec: impute / drop up to this share
+                mostly = 1.0 - col.max_missing
+            else:
+                mostly = 1.0 - max_null_fraction if col.role == "feature" else 1.0
+            if mostly > 0:
+                suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=col.name, mostly=mostly))
         if col.role == "label":
             suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(schema.labels)))
+        elif col.values is not None:
+            suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.values)))
         if col.kind == "datetime":
             suite.add_expectation(E.ExpectColumnValuesToMatchStrftimeFormat(
-                column=col.name, strftime_format="%Y-%m-%dT%H:%M:%S"))
+                column=col.name, strftime_format=col.format or DEFAULT_TIMESTAMP_FORMAT))
     return suite
 
 
